@@ -189,6 +189,11 @@ export interface ControlEmitConfig {
  */
 export function emitControlMessage(m: ControlMessage, b: Uint8Array, off = 0, cfg: ControlEmitConfig = {}): number {
   validateControlMessage(m);
+  return emitValidatedControlMessage(m, b, off, cfg);
+}
+
+/** `emitControlMessage` for a message the caller has already passed through `validateControlMessage`. */
+export function emitValidatedControlMessage(m: ControlMessage, b: Uint8Array, off: number, cfg: ControlEmitConfig = {}): number {
   const len = controlMessageLength(m);
   if (len > 2048) throw new WireEmitError('too-large', `message of ${len} octets exceeds the 2048 a Hdr Ext Len can describe`);
   const before = cfg.headersBefore ?? IPV6_HEADER_LEN;
@@ -223,6 +228,6 @@ export function emitControlMessage(m: ControlMessage, b: Uint8Array, off = 0, cf
 export function encodeControlMessage(m: ControlMessage, cfg: ControlEmitConfig = {}): Uint8Array {
   validateControlMessage(m);
   const out = new Uint8Array(controlMessageLength(m));
-  emitControlMessage(m, out, 0, cfg);
+  emitValidatedControlMessage(m, out, 0, cfg);
   return out;
 }

@@ -43,7 +43,7 @@ export const locateResult = new Int32Array(2);
  * `locateResult[1]` holds the offset of the Next Header octet that says 140.
  */
 export function locateShim6(b: Uint8Array, start: number, len: number): number {
-  if (len < IPV6_HEADER_LEN) return -1;
+  if (start < 0 || len < IPV6_HEADER_LEN || start + len > b.length) return -1;
   const end = start + len;
   let nhOff = start + 6;
   let nh = b[nhOff]!;
@@ -73,7 +73,7 @@ export function locateShim6(b: Uint8Array, start: number, len: number): number {
  * sets `locateResult[1]` to the Next Header octet to rewrite, or -1 when malformed.
  */
 export function shim6InsertionPoint(b: Uint8Array, start: number, len: number): number {
-  if (len < IPV6_HEADER_LEN) return -1;
+  if (start < 0 || len < IPV6_HEADER_LEN || start + len > b.length) return -1;
   const end = start + len;
   let nhOff = start + 6;
   let nh = b[nhOff]!;
@@ -121,6 +121,7 @@ export interface HeaderChain {
  * message (its Next Header is always 59).
  */
 export function walkExtensionHeaders(b: Uint8Array, start: number, len: number): Parsed<HeaderChain> {
+  if (start < 0 || start + len > b.length) return fail('truncated', Math.max(0, start), `range ${start}..${start + len} lies outside the ${b.length}-octet buffer`);
   if (len < IPV6_HEADER_LEN) return fail('truncated', start, 'an IPv6 header needs 40 octets');
   const end = start + len;
   const headers: ExtHeader[] = [];
@@ -128,11 +129,16 @@ export function walkExtensionHeaders(b: Uint8Array, start: number, len: number):
   let off = start + IPV6_HEADER_LEN;
   let shim6Offset = -1;
   for (;;) {
-    if (headers.length >= 64) return fail('ext-header-truncated', off, 'more than 64 extension headers');
     if (nh === IPPROTO_SHIM6) {
+      if (headers.length >= 64) return fail('ext-header-truncated', off, 'more than 64 extension headers');
       if (off + 8 > end) return fail('ext-header-truncated', off, 'Shim6 header runs past the packet');
       const hl = (b[off + 1]! + 1) * 8;
-      if (off + hl > end) return fail('ext-header-truncated', off, 'Shim6 header runs past the packet');
+      if (off + hl > end) {
+        // The first Shim6 header is handed to the Shim6 parsers, which name the problem
+        // (header-past-end, a silent drop per RFC 5533 §12.3) so drops are counted by reason.
+        if (shim6Offset < 0) return ok({ headers, shim6Offset: off, upperProtocol: NO_NXT_HDR, upperOffset: end });
+        return fail('ext-header-truncated', off, 'Shim6 header runs past the packet');
+      }
       headers.push({ protocol: nh, offset: off, length: hl });
       if (shim6Offset < 0) shim6Offset = off;
       if ((b[off + 2]! & 0x80) === 0) return ok({ headers, shim6Offset, upperProtocol: NO_NXT_HDR, upperOffset: off + hl });
@@ -148,6 +154,7 @@ export function walkExtensionHeaders(b: Uint8Array, start: number, len: number):
       return ok({ headers, shim6Offset, upperProtocol: nh, upperOffset: off });
     }
     if (off + hl > end) return fail('ext-header-truncated', off, `extension header ${nh} of ${hl} octets runs past the packet`);
+    if (headers.length >= 64) return fail('ext-header-truncated', off, 'more than 64 extension headers');
     headers.push({ protocol: nh, offset: off, length: hl });
     if (nh === IPPROTO_FRAGMENT && (readU16(b, off + 2) & 0xfff8) !== 0) {
       return ok({ headers, shim6Offset, upperProtocol: IPPROTO_FRAGMENT, upperOffset: off + hl });

@@ -39,13 +39,18 @@ export function parseIpv6Header(b: Uint8Array, off = 0, len = b.length - off): P
   });
 }
 
-export function emitIpv6Header(h: Ipv6Header, b: Uint8Array, off = 0): void {
+/** Throws `WireEmitError` unless every field of `h` fits its wire width. */
+export function validateIpv6Header(h: Ipv6Header): void {
   checkRange('Traffic Class', h.trafficClass, 255);
   checkRange('Flow Label', h.flowLabel, 0xfffff);
   checkRange('Payload Length', h.payloadLength, 0xffff);
   checkRange('Next Header', h.nextHeader, 255);
   checkRange('Hop Limit', h.hopLimit, 255);
   if (h.source.length !== 16 || h.destination.length !== 16) throw new WireEmitError('field-range', 'IPv6 addresses must be 16 octets');
+}
+
+export function emitIpv6Header(h: Ipv6Header, b: Uint8Array, off = 0): void {
+  validateIpv6Header(h);
   if (off < 0 || off + IPV6_HEADER_LEN > b.length) throw new WireEmitError('buffer-too-small', 'no room for a 40-octet IPv6 header');
   b[off] = 0x60 | (h.trafficClass >>> 4);
   b[off + 1] = ((h.trafficClass & 0x0f) << 4) | (h.flowLabel >>> 16);

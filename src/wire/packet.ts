@@ -7,9 +7,9 @@
  */
 import { isMulticast, isUnspecified } from './address.js';
 import { IPPROTO_SHIM6, IPV6_HEADER_LEN, PAYLOAD_HEADER_LEN } from './constants.js';
-import { controlMessageLength, emitControlMessage, parseControlMessage, validateControlMessage, verifyControlChecksum, type ControlMessage, type ControlParseConfig } from './control.js';
+import { controlMessageLength, emitValidatedControlMessage, parseControlMessage, validateControlMessage, verifyControlChecksum, type ControlMessage, type ControlParseConfig } from './control.js';
 import { walkExtensionHeaders, type HeaderChain } from './exthdr.js';
-import { emitIpv6Header, parseIpv6Header, type Ipv6Header } from './ipv6.js';
+import { emitIpv6Header, parseIpv6Header, validateIpv6Header, type Ipv6Header } from './ipv6.js';
 import { emitPayloadHeader, parsePayloadHeader, type PayloadHeader } from './payload.js';
 import { fail, forward, ok, type Parsed } from './result.js';
 
@@ -30,7 +30,12 @@ export interface ParsedPacket {
  * Parses the IPv6 packet at [start, start+len). Error pointers count from `start`, the
  * first octet of the IPv6 header. Never throws.
  */
-export function parsePacket(b: Uint8Array, start = 0, len = b.length - start, cfg: Omit<ControlParseConfig, 'packetStart'> = {}): Parsed<ParsedPacket> {
+export interface PacketParseConfig extends Omit<ControlParseConfig, 'packetStart'> {
+  /** Drop control messages from or to multicast or unspecified addresses (RFC 5533 §12.3; default true). Tools that show such packets turn this off. */
+  readonly checkAddresses?: boolean;
+}
+
+export function parsePacket(b: Uint8Array, start = 0, len = b.length - start, cfg: PacketParseConfig = {}): Parsed<ParsedPacket> {
   const ip = parseIpv6Header(b, start, len);
   if (!ip.ok) return forward(ip);
   const length = IPV6_HEADER_LEN + ip.value.payloadLength;
@@ -44,10 +49,14 @@ export function parsePacket(b: Uint8Array, start = 0, len = b.length - start, cf
     if (!h.ok) return forward(h);
     return ok({ ipv6: ip.value, chain: chain.value, shim6: { kind: 'payload', offset: shimOff, header: h.value }, length });
   }
-  if (isMulticast(b, start + 8) || isUnspecified(b, start + 8) || isMulticast(b, start + 24) || isUnspecified(b, start + 24)) {
+  if (cfg.checkAddresses !== false && (isMulticast(b, start + 8) || isUnspecified(b, start + 8) || isMulticast(b, start + 24) || isUnspecified(b, start + 24))) {
     return fail('bad-address', start + 8, 'control message from or to a multicast or unspecified address');
   }
-  const m = parseControlMessage(b, shimOff, avail, { ...cfg, packetStart: start });
+  const m = parseControlMessage(b, shimOff, avail, {
+    ...(cfg.verifyChecksum === undefined ? {} : { verifyChecksum: cfg.verifyChecksum }),
+    ...(cfg.unknownCritical === undefined ? {} : { unknownCritical: cfg.unknownCritical }),
+    packetStart: start,
+  });
   if (!m.ok) return forward(m);
   const checksumValid = cfg.verifyChecksum === false ? verifyControlChecksum(b, shimOff) : true;
   return ok({ ipv6: ip.value, chain: chain.value, shim6: { kind: 'control', offset: shimOff, message: m.value, checksumValid }, length });
@@ -69,14 +78,16 @@ export function controlPacketLength(m: ControlMessage): number {
 
 /** Writes IPv6 header + control message at `off` (within 1280 octets); returns octets written. */
 export function emitControlPacket(addr: Ipv6Addressing, m: ControlMessage, b: Uint8Array, off = 0): number {
+  // Every check runs before the first octet is written, so a refused packet leaves `b` untouched.
   validateControlMessage(m);
-  const mlen = controlMessageLength(m);
-  emitIpv6Header(ipv6Of(addr, IPPROTO_SHIM6, mlen), b, off);
-  return IPV6_HEADER_LEN + emitControlMessage(m, b, off + IPV6_HEADER_LEN);
+  const ip = ipv6Of(addr, IPPROTO_SHIM6, controlMessageLength(m));
+  validateIpv6Header(ip);
+  const mlen = emitValidatedControlMessage(m, b, off + IPV6_HEADER_LEN);
+  emitIpv6Header(ip, b, off);
+  return IPV6_HEADER_LEN + mlen;
 }
 
 export function encodeControlPacket(addr: Ipv6Addressing, m: ControlMessage): Uint8Array {
-  validateControlMessage(m);
   const out = new Uint8Array(controlPacketLength(m));
   emitControlPacket(addr, m, out, 0);
   return out;

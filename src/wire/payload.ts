@@ -15,7 +15,7 @@
  * passing. We follow §5.2/§5.3 (README, "Conformance notes").
  */
 import { readTag47, readU16, writeTag47, writeU16, checkRange } from './bytes.js';
-import { CONTEXT_TAG_MAX, IPPROTO_SHIM6, PAYLOAD_HEADER_LEN } from './constants.js';
+import { CONTEXT_TAG_MAX, IPPROTO_SHIM6, IPV6_HEADER_LEN, PAYLOAD_HEADER_LEN } from './constants.js';
 import { locateResult, locateShim6, shim6InsertionPoint } from './exthdr.js';
 import { fail, ok, WireEmitError, type Parsed } from './result.js';
 
@@ -64,8 +64,9 @@ export function readPayloadContextTag(b: Uint8Array, off: number): number {
  */
 export function insertPayloadHeader(b: Uint8Array, start: number, len: number, receiverContextTag: number): number {
   if (start < PAYLOAD_HEADER_LEN || start + len > b.length) return -1;
+  if (len < IPV6_HEADER_LEN) return -1;
   const payloadLength = readU16(b, start + 4);
-  if (payloadLength + PAYLOAD_HEADER_LEN > 0xffff) return -1;
+  if (IPV6_HEADER_LEN + payloadLength > len || payloadLength + PAYLOAD_HEADER_LEN > 0xffff) return -1;
   const ins = shim6InsertionPoint(b, start, len);
   if (ins < 0) return -1;
   const nhOff = locateResult[1]!;
@@ -84,6 +85,7 @@ export function insertPayloadHeader(b: Uint8Array, start: number, len: number, r
  * Read the tag first with `locateShim6` and `readPayloadContextTag`.
  */
 export function stripPayloadHeader(b: Uint8Array, start: number, len: number): number {
+  if (start < 0 || start + len > b.length) return -1;
   const off = locateShim6(b, start, len);
   if (off < 0 || !isPayloadHeader(b, off) || b[off + 1] !== 0) return -1;
   const nhOff = locateResult[1]!;

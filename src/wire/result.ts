@@ -41,7 +41,7 @@ export const WireErrorReason = {
   UnrecognizedCriticalOption: 'unrecognized-critical-option',
   /** A known option whose Length its format forbids (e.g. ULID Pair not 36). */
   BadOptionLength: 'bad-option-length',
-  /** Locator List internals inconsistent: count, verification methods, padding (RFC 5533 §5.15.2). */
+  /** Locator List Length does not match its Num Locators (RFC 5533 §5.15.2). */
   BadLocatorList: 'bad-locator-list',
   /** Locator Preferences with Element Len 0 or elements that do not fill the option (RFC 5533 §5.15.3). */
   BadLocatorPreferences: 'bad-locator-preferences',

@@ -102,5 +102,9 @@ export function writeFields<M extends { readonly kind: MessageKind }>(layout: Fi
 }
 
 export function validateFields<M extends { readonly kind: MessageKind }>(layout: FixedLayout<M>, m: M): void {
-  for (const f of layout.fields) checkRange(`${layout.kind} ${f.name}`, m[f.name] as number, fieldMax(f.kind));
+  for (const f of layout.fields) {
+    const v = m[f.name] as number;
+    // Check first and build the field name only on failure: emit runs this for every message.
+    if (!Number.isInteger(v) || v < 0 || v > fieldMax(f.kind)) checkRange(`${layout.kind} ${f.name}`, v, fieldMax(f.kind));
+  }
 }

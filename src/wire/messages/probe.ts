@@ -97,8 +97,8 @@ export function emitProbeFixed(m: ProbeMessage, b: Uint8Array, off: number): num
   b[off + 15] = m.reserved2;
   let p = off + PROBE_FIXED_LENGTH;
   for (const r of [...m.sent, ...m.received]) {
-    b.set(r.source.subarray(0, 16), p);
-    b.set(r.destination.subarray(0, 16), p + 16);
+    b.set(r.source, p);
+    b.set(r.destination, p + 16);
     writeU32(b, p + 32, r.nonce);
     writeU32(b, p + 36, r.data);
     p += PROBE_REPORT_LENGTH;

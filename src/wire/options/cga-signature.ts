@@ -7,8 +7,8 @@
  * 32-bit big-endian encoding the Locator List option carries it in (README,
  * "Conformance notes").
  */
-import { writeU32 } from '../bytes.js';
-import { ok, type Parsed } from '../result.js';
+import { checkRange, writeU32 } from '../bytes.js';
+import { ok, WireEmitError, type Parsed } from '../result.js';
 
 export interface CgaSignatureOption {
   readonly kind: 'CgaSignature';
@@ -43,10 +43,14 @@ export function cgaSignedData(
   locators: readonly { readonly address: Uint8Array; readonly verificationMethod: number }[],
   isCga: (verificationMethod: number) => boolean,
 ): Uint8Array {
+  checkRange('Locator List Generation', generation, 0xffff_ffff);
   const cga = locators.filter((l) => isCga(l.verificationMethod));
   const out = new Uint8Array(16 + 4 + 16 * cga.length);
   out.set(SHIM6_CGA_MESSAGE_TYPE_TAG, 0);
-  writeU32(out, 16, generation >>> 0);
-  cga.forEach((l, i) => out.set(l.address.subarray(0, 16), 20 + 16 * i));
+  writeU32(out, 16, generation);
+  cga.forEach((l, i) => {
+    if (l.address.length !== 16) throw new WireEmitError('field-range', 'a locator must be 16 octets');
+    out.set(l.address, 20 + 16 * i);
+  });
   return out;
 }

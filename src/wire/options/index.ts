@@ -163,6 +163,8 @@ export function validateOption(o: Option): void {
         checkRange('Flags', e.flags, 255);
         if (e.priority !== undefined) checkRange('Priority', e.priority, 255);
         if (e.weight !== undefined) checkRange('Weight', e.weight, 255);
+        if (e.priority !== undefined && o.elementLength < 2) throw new WireEmitError('field-range', 'Priority needs Element Len >= 2');
+        if (e.weight !== undefined && o.elementLength < 3) throw new WireEmitError('field-range', 'Weight needs Element Len >= 3');
         if (e.extension !== undefined && e.extension.length !== Math.max(0, o.elementLength - 3)) {
           throw new WireEmitError('field-range', `element extension must be Element Len - 3 = ${o.elementLength - 3} octets`);
         }

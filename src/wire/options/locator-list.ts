@@ -64,6 +64,6 @@ export function emitLocatorList(o: LocatorListOption, b: Uint8Array, off: number
   for (let i = 0; i < n; i++) {
     const l = o.locators[i]!;
     b[off + 5 + i] = l.verificationMethod;
-    b.set(l.address.subarray(0, 16), locBase + 16 * i);
+    b.set(l.address, locBase + 16 * i);
   }
 }

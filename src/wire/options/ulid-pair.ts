@@ -31,6 +31,6 @@ export function parseUlidPair(b: Uint8Array, start: number, length: number, crit
 
 export function emitUlidPair(o: UlidPairOption, b: Uint8Array, off: number): void {
   writeU32(b, off, o.reserved2);
-  b.set(o.senderUlid.subarray(0, 16), off + 4);
-  b.set(o.receiverUlid.subarray(0, 16), off + 20);
+  b.set(o.senderUlid, off + 4);
+  b.set(o.receiverUlid, off + 20);
 }
