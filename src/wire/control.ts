@@ -53,7 +53,8 @@ export type ControlMessage =
   | ProbeMessage
   | ErrorMessage;
 
-type FixedKind = Exclude<MessageKind, 'Probe' | 'Error'>;
+/** Message kinds whose fixed part is a declarative layout (all but Probe and Error). */
+export type FixedKind = Exclude<MessageKind, 'Probe' | 'Error'>;
 type FixedMessage = Extract<ControlMessage, { kind: FixedKind }>;
 
 const LAYOUTS: { [K in FixedKind]: FixedLayout<Extract<ControlMessage, { kind: K }>> } = {
@@ -67,6 +68,11 @@ const LAYOUTS: { [K in FixedKind]: FixedLayout<Extract<ControlMessage, { kind: K
   UpdateAck: UPDATE_ACK_LAYOUT,
   Keepalive: KEEPALIVE_LAYOUT,
 };
+
+/** The declarative layout of a message's fixed part (field names, kinds, offsets; allowed options). */
+export function fixedLayoutOf(kind: FixedKind): FixedLayout<FixedMessage> {
+  return layoutOf(kind);
+}
 
 function layoutOf(kind: FixedKind): FixedLayout<FixedMessage> {
   return LAYOUTS[kind] as unknown as FixedLayout<FixedMessage>;

@@ -21,18 +21,9 @@
 import { formatIpv6, parseIpv6 } from './address.js';
 import { fromHex, readU16, toHex } from './bytes.js';
 import { errorCodeName, IPPROTO_SHIM6, IPV6_HEADER_LEN, MESSAGE_NAMES, MessageType, NO_NXT_HDR, optionKindOf, optionTypeName, PAYLOAD_HEADER_LEN, type MessageKind } from './constants.js';
-import { controlMessageLength, emitControlMessage, validateControlMessage, type ControlMessage } from './control.js';
-import { I1_LAYOUT } from './messages/i1.js';
-import { I2_LAYOUT } from './messages/i2.js';
-import { I2BIS_LAYOUT } from './messages/i2bis.js';
-import { KEEPALIVE_LAYOUT } from './messages/keepalive.js';
-import { fieldMax, type FieldKind } from './messages/layout.js';
+import { controlMessageLength, emitControlMessage, fixedLayoutOf, validateControlMessage, type ControlMessage, type FixedKind } from './control.js';
+import { fieldMax } from './messages/layout.js';
 import { PROBE_REPORTS_MAX, type ProbeReport } from './messages/probe.js';
-import { R1_LAYOUT } from './messages/r1.js';
-import { R1BIS_LAYOUT } from './messages/r1bis.js';
-import { R2_LAYOUT } from './messages/r2.js';
-import { UPDATE_ACK_LAYOUT } from './messages/update-ack.js';
-import { UPDATE_REQUEST_LAYOUT } from './messages/update-request.js';
 import { emitIpv6Header } from './ipv6.js';
 import { LOCATOR_LIST_MAX, optionType, type LocatorPreference, type Option } from './options/index.js';
 import type { Ipv6Addressing, ParsedPacket, Shim6Part } from './packet.js';
@@ -145,7 +136,7 @@ export function shim6ToJson(part: Shim6Part, raw: Uint8Array, opts: Shim6JsonOpt
     out['sent'] = m.sent.map(reportJson);
     out['received'] = m.received.map(reportJson);
   } else {
-    for (const f of LAYOUTS[m.kind].fields) out[f.name] = (m as unknown as Record<string, number>)[f.name]!;
+    for (const f of fixedLayoutOf(m.kind).fields) out[f.name] = (m as unknown as Record<string, number>)[f.name]!;
   }
   out['options'] = m.options.map((o) => optionToJson(o, opts.profile));
   return out;
@@ -201,23 +192,6 @@ function optionToJson(o: Option, profile: VerificationMethodProfile): JsonObject
 // ---------------------------------------------------------------------------------------
 // JSON → packet
 
-type FixedKind = Exclude<MessageKind, 'Probe' | 'Error'>;
-
-interface LayoutView {
-  readonly fields: readonly { readonly name: string; readonly kind: FieldKind }[];
-}
-
-const LAYOUTS: Readonly<Record<FixedKind, LayoutView>> = {
-  I1: I1_LAYOUT,
-  R1: R1_LAYOUT,
-  I2: I2_LAYOUT,
-  R2: R2_LAYOUT,
-  R1bis: R1BIS_LAYOUT,
-  I2bis: I2BIS_LAYOUT,
-  UpdateRequest: UPDATE_REQUEST_LAYOUT,
-  UpdateAck: UPDATE_ACK_LAYOUT,
-  Keepalive: KEEPALIVE_LAYOUT,
-};
 
 /** Fixed fields that are reserved (zero on transmit) and so default to 0 when absent. */
 const RESERVED_FIELDS: ReadonlySet<string> = new Set(['r', 'reserved1', 'reserved2']);
@@ -492,7 +466,7 @@ function readShim6(top: Rec): Shim6FromJson {
 }
 
 function readFixed(s: Rec, p: string, kind: FixedKind): ControlMessage {
-  const layout = LAYOUTS[kind];
+  const layout = fixedLayoutOf(kind);
   const keys = new Set([...CONTROL_COMPUTED, 'nextHeader', 'reserved1', 'options', ...layout.fields.map((f) => f.name)]);
   onlyKeys(s, p, keys, `${/^[IRU]/.test(kind) ? 'an' : 'a'} ${kind} message`);
   const m: Record<string, unknown> = { kind, nextHeader: int(s, 'nextHeader', p, 255, NO_NXT_HDR), reserved1: int(s, 'reserved1', p, 127, 0) };

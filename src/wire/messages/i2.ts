@@ -3,7 +3,7 @@
  * carries the Keepalive Timeout option (RFC 5534 §5.3).
  */
 import { OptionType } from '../constants.js';
-import type { ControlHeaderFields, FixedLayout } from './layout.js';
+import { LOCATOR_SET_OPTIONS, type ControlHeaderFields, type FixedLayout } from './layout.js';
 
 export interface I2Message extends ControlHeaderFields {
   readonly kind: 'I2';
@@ -27,14 +27,5 @@ export const I2_LAYOUT: FixedLayout<I2Message> = {
     { name: 'responderNonce', kind: 'u32', offset: 16 },
     { name: 'reserved2', kind: 'u32', offset: 20 },
   ],
-  allowedOptions: new Set([
-    OptionType.ResponderValidator,
-    OptionType.UlidPair,
-    OptionType.ForkedInstanceIdentifier,
-    OptionType.LocatorList,
-    OptionType.LocatorPreferences,
-    OptionType.CgaParameterDataStructure,
-    OptionType.CgaSignature,
-    OptionType.KeepaliveTimeout,
-  ]),
+  allowedOptions: new Set([OptionType.ResponderValidator, OptionType.UlidPair, OptionType.ForkedInstanceIdentifier, ...LOCATOR_SET_OPTIONS]),
 };

@@ -4,7 +4,7 @@
  * Timeout option (RFC 5534 §5.3).
  */
 import { OptionType } from '../constants.js';
-import type { ControlHeaderFields, FixedLayout } from './layout.js';
+import { LOCATOR_SET_OPTIONS, type ControlHeaderFields, type FixedLayout } from './layout.js';
 
 export interface I2bisMessage extends ControlHeaderFields {
   readonly kind: 'I2bis';
@@ -31,14 +31,5 @@ export const I2BIS_LAYOUT: FixedLayout<I2bisMessage> = {
     { name: 'reserved2', kind: 'u49', offset: 20 },
     { name: 'packetContextTag', kind: 'tag47', offset: 26 },
   ],
-  allowedOptions: new Set([
-    OptionType.ResponderValidator,
-    OptionType.UlidPair,
-    OptionType.ForkedInstanceIdentifier,
-    OptionType.LocatorList,
-    OptionType.LocatorPreferences,
-    OptionType.CgaParameterDataStructure,
-    OptionType.CgaSignature,
-    OptionType.KeepaliveTimeout,
-  ]),
+  allowedOptions: new Set([OptionType.ResponderValidator, OptionType.UlidPair, OptionType.ForkedInstanceIdentifier, ...LOCATOR_SET_OPTIONS]),
 };

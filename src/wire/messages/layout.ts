@@ -12,7 +12,7 @@
  * - `u49`: I2bis Reserved2 (RFC 5533 §5.9): the 6 octets at `offset` and the top bit of the next.
  */
 import { checkRange, readTag47, readU16, readU32, readU48, writeU16, writeU32, writeU48 } from '../bytes.js';
-import { CONTEXT_TAG_MAX, type MessageKind } from '../constants.js';
+import { CONTEXT_TAG_MAX, OptionType, type MessageKind } from '../constants.js';
 import type { Option } from '../options/index.js';
 
 export type FieldKind = 'rbit' | 'tag47' | 'u16' | 'u32' | 'u49';
@@ -43,6 +43,19 @@ export interface FixedLayout<M extends { readonly kind: MessageKind }> {
   /** Option types this message may carry; others are treated as unknown (RFC 5533 §5.15). */
   readonly allowedOptions: ReadonlySet<number>;
 }
+
+/**
+ * The options that carry and secure a locator set, valid in I2, R2, I2bis and Update
+ * Request (RFC 5533 §5.6, §5.7, §5.9, §5.10), with the Keepalive Timeout option that RFC
+ * 5534 §5.3 allows in the same messages.
+ */
+export const LOCATOR_SET_OPTIONS: readonly number[] = [
+  OptionType.LocatorList,
+  OptionType.LocatorPreferences,
+  OptionType.CgaParameterDataStructure,
+  OptionType.CgaSignature,
+  OptionType.KeepaliveTimeout,
+];
 
 const U49_MAX = 2 ** 49 - 1;
 

@@ -2,8 +2,7 @@
  * R2, type 4: second establishment message from the responder, also the answer to
  * crossing I1s (RFC 5533 §5.7). Also carries the Keepalive Timeout option (RFC 5534 §5.3).
  */
-import { OptionType } from '../constants.js';
-import type { ControlHeaderFields, FixedLayout } from './layout.js';
+import { LOCATOR_SET_OPTIONS, type ControlHeaderFields, type FixedLayout } from './layout.js';
 
 export interface R2Message extends ControlHeaderFields {
   readonly kind: 'R2';
@@ -22,11 +21,5 @@ export const R2_LAYOUT: FixedLayout<R2Message> = {
     { name: 'responderContextTag', kind: 'tag47', offset: 6 },
     { name: 'initiatorNonce', kind: 'u32', offset: 12 },
   ],
-  allowedOptions: new Set([
-    OptionType.LocatorList,
-    OptionType.LocatorPreferences,
-    OptionType.CgaParameterDataStructure,
-    OptionType.CgaSignature,
-    OptionType.KeepaliveTimeout,
-  ]),
+  allowedOptions: new Set([...LOCATOR_SET_OPTIONS]),
 };

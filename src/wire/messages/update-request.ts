@@ -2,8 +2,7 @@
  * Update Request, type 64 (RFC 5533 §5.10): replaces the locator list, the preferences,
  * or both. Also carries the Keepalive Timeout option ("UPDATE messages", RFC 5534 §5.3).
  */
-import { OptionType } from '../constants.js';
-import type { ControlHeaderFields, FixedLayout } from './layout.js';
+import { LOCATOR_SET_OPTIONS, type ControlHeaderFields, type FixedLayout } from './layout.js';
 
 export interface UpdateRequestMessage extends ControlHeaderFields {
   readonly kind: 'UpdateRequest';
@@ -22,11 +21,5 @@ export const UPDATE_REQUEST_LAYOUT: FixedLayout<UpdateRequestMessage> = {
     { name: 'receiverContextTag', kind: 'tag47', offset: 6 },
     { name: 'requestNonce', kind: 'u32', offset: 12 },
   ],
-  allowedOptions: new Set([
-    OptionType.LocatorList,
-    OptionType.LocatorPreferences,
-    OptionType.CgaParameterDataStructure,
-    OptionType.CgaSignature,
-    OptionType.KeepaliveTimeout,
-  ]),
+  allowedOptions: new Set([...LOCATOR_SET_OPTIONS]),
 };
