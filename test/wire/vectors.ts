@@ -7,7 +7,7 @@
  * Nothing here uses the codec's own emitters or checksum, so a vector cannot agree with
  * the codec merely because both were produced by it.
  */
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   controlMessageLength,
   emitControlMessage,
@@ -232,3 +232,25 @@ export function shim6Payload(nh: number): Uint8Array {
 
 /** 12-octet UDP datagram (8-octet header, 4 octets of data). */
 export const UDP = hex('1234 5678 000c 0000', 'dead beef');
+
+/**
+ * The RFC 5533 §5.15 rule for a known option in a message that does not list it: with
+ * C=0 it is kept as an Unknown option and re-emitted byte for byte; with C=1 the parse
+ * fails with Error Code 1 pointing at its Type octet. `vector` is one option TLV with C=0.
+ */
+export function describeNotListed(name: string, type: number, vector: Uint8Array): void {
+  describe(`${name} where the message does not list it (RFC 5533 §5.15)`, () => {
+    it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
+      const opts = expectOk(parseOptionArea(vector, new Set<number>()));
+      expect(opts).toEqual([{ kind: 'Unknown', type, critical: false, contents: vector.slice(4, 4 + ((vector[2]! << 8) | vector[3]!)) }]);
+      expect(emitOptionArea(opts)).toEqual(vector);
+    });
+
+    it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
+      const v = vector.slice();
+      v[1] |= 1; // set C
+      const err = expectErr(parseOptionArea(v, new Set<number>()));
+      expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
+    });
+  });
+}

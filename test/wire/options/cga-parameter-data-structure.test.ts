@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type CgaParameterDataStructureOption } from '../../../src/wire/index.js';
-import { emitOptionArea, expectErr, expectOk, hex, parseOptionArea } from '../vectors.js';
+import { describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea } from '../vectors.js';
 
 // 29 octets shaped like the start of RFC 3972 §3 CGA Parameters: 16-octet Modifier,
 // 8-octet Subnet Prefix, Collision Count, then the first 4 octets of a DER public key.
@@ -45,17 +45,4 @@ describe('CGA Parameter Data Structure option (RFC 5533 §5.15.4)', () => {
   });
 });
 
-describe('CGA Parameter Data Structure where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 4, critical: false, contents: VECTOR.slice(4, 4 + ((VECTOR[2]! << 8) | VECTOR[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('CGA Parameter Data Structure', 4, VECTOR);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cgaSignedData, SHIM6_CGA_MESSAGE_TYPE_TAG, verificationMethodCodes, type CgaSignatureOption } from '../../../src/wire/index.js';
-import { ADDR_A1, ADDR_A2, ADDR_B1, ADDR_B2, concat, emitOptionArea, expectErr, expectOk, hex, parseOptionArea } from '../vectors.js';
+import { ADDR_A1, ADDR_A2, ADDR_B1, ADDR_B2, concat, describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea } from '../vectors.js';
 
 /** The Shim6 tag as printed in RFC 5533 §17. */
 const TAG_FROM_RFC = hex('4A30 5662 4858 574B 3655 416F 506A 6D48');
@@ -98,20 +98,7 @@ describe('cgaSignedData (RFC 5533 §5.15.5)', () => {
   });
 });
 
-describe('CGA Signature where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR_12, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 5, critical: false, contents: VECTOR_12.slice(4, 4 + ((VECTOR_12[2]! << 8) | VECTOR_12[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR_12);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR_12.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('CGA Signature', 5, VECTOR_12);
 
 describe('cgaSignedData: input checks', () => {
   it('refuses a generation number that does not fit 32 bits, and a locator that is not 16 octets', () => {

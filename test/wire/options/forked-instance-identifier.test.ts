@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateOption, type ForkedInstanceIdentifierOption } from '../../../src/wire/index.js';
-import { concat, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
+import { concat, describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
 
 const VECTOR = hex(
   '000e', // Type 7, C=0
@@ -50,17 +50,4 @@ describe('Forked Instance Identifier option (RFC 5533 §5.15.7)', () => {
   });
 });
 
-describe('Forked Instance Identifier where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 7, critical: false, contents: VECTOR.slice(4, 4 + ((VECTOR[2]! << 8) | VECTOR[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('Forked Instance Identifier', 7, VECTOR);

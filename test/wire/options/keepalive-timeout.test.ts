@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateOption, type KeepaliveTimeoutOption } from '../../../src/wire/index.js';
-import { concat, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
+import { concat, describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
 
 const VECTOR = hex(
   '0014', // Type 10, C=0
@@ -55,17 +55,4 @@ describe('Keepalive Timeout option (RFC 5534 §5.3)', () => {
   });
 });
 
-describe('Keepalive Timeout where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 10, critical: false, contents: VECTOR.slice(4, 4 + ((VECTOR[2]! << 8) | VECTOR[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('Keepalive Timeout', 10, VECTOR);

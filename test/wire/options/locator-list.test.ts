@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LOCATOR_LIST_MAX, validateOption, type LocatorListOption } from '../../../src/wire/index.js';
-import { ADDR_A1, ADDR_A2, ADDR_B1, concat, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
+import { ADDR_A1, ADDR_A2, ADDR_B1, concat, describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
 
 // Two locators: 4 + roundUp8(1 + 2) + 32 = 44 = Length; 4 + 44 = 48, no end padding.
 const VECTOR_2 = concat(
@@ -129,17 +129,4 @@ describe('Locator List option (RFC 5533 §5.15.2)', () => {
   });
 });
 
-describe('Locator List where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR_2, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 2, critical: false, contents: VECTOR_2.slice(4, 4 + ((VECTOR_2[2]! << 8) | VECTOR_2[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR_2);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR_2.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('Locator List', 2, VECTOR_2);

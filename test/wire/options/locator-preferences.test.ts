@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LocatorFlag, validateOption, type LocatorPreferencesOption } from '../../../src/wire/index.js';
-import { emitOptionArea, expectErr, expectOk, hex, parseOptionArea } from '../vectors.js';
+import { describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea } from '../vectors.js';
 
 // Element Len 3, two elements: Length 5 + 6 = 11; 4 + 11 = 15, one octet of padding.
 const VECTOR_3 = hex(
@@ -145,20 +145,7 @@ describe('Locator Preferences option (RFC 5533 §5.15.3)', () => {
   });
 });
 
-describe('Locator Preferences where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR_3, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 3, critical: false, contents: VECTOR_3.slice(4, 4 + ((VECTOR_3[2]! << 8) | VECTOR_3[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR_3);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR_3.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('Locator Preferences', 3, VECTOR_3);
 
 describe('Locator Preferences: emit refuses fields the Element Len cannot carry', () => {
   const base = { kind: 'LocatorPreferences', critical: false, generation: 1 } as const;

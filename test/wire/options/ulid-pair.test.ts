@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ULID_PAIR_LENGTH, validateOption, WireEmitError, type UlidPairOption } from '../../../src/wire/index.js';
 import { parseUlidPair } from '../../../src/wire/options/ulid-pair.js';
-import { ADDR_A1, ADDR_B1, concat, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
+import { ADDR_A1, ADDR_B1, concat, describeNotListed, emitOptionArea, expectErr, expectOk, hex, parseOptionArea, zeros } from '../vectors.js';
 
 const VECTOR = concat(
   hex('000c'), // Type 6, C=0
@@ -84,17 +84,4 @@ describe('ULID Pair option (RFC 5533 §5.15.6)', () => {
   });
 });
 
-describe('ULID Pair where the message does not list it (RFC 5533 §5.15)', () => {
-  it('with C=0 it is kept as an Unknown option and re-emitted byte for byte', () => {
-    const opts = expectOk(parseOptionArea(VECTOR, new Set<number>()));
-    expect(opts).toEqual([{ kind: 'Unknown', type: 6, critical: false, contents: VECTOR.slice(4, 4 + ((VECTOR[2]! << 8) | VECTOR[3]!)) }]);
-    expect(emitOptionArea(opts)).toEqual(VECTOR);
-  });
-
-  it('with C=1 it is rejected with Error Code 1 pointing at its Type octet', () => {
-    const v = VECTOR.slice();
-    v[1] |= 1; // set C
-    const err = expectErr(parseOptionArea(v, new Set<number>()));
-    expect(err).toMatchObject({ reason: 'unrecognized-critical-option', offset: 0, reply: { code: 1, pointer: 0 } });
-  });
-});
+describeNotListed('ULID Pair', 6, VECTOR);
