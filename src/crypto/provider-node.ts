@@ -1,0 +1,91 @@
+/**
+ * `CryptoProvider` on node:crypto (OpenSSL): the fast default. SHA-1/SHA-256 are FIPS
+ * 180-4; RSA is RSASSA-PKCS1-v1_5 with SHA-1 (RFC 8017 §8.2, as RFC 3972 §6 requires);
+ * ECDSA P-256 uses SHA-256 and DER signatures; Ed25519 is pure RFC 8032 (experimental
+ * options, no RFC defines them for CGA or Shim6).
+ *
+ * Keys are first checked by our own strict DER parser (`der.ts`) so that this provider
+ * and the noble one accept exactly the same keys (OpenSSL alone would also take, e.g.,
+ * P-384, RSA-PSS keys or hybrid EC point encodings). `verify` never throws.
+ */
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { parsePkcs8, parseSpki } from './der.js';
+import { CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
+
+/** A Buffer view of `b` without copying (node:crypto's key inputs are typed as Buffer). */
+function view(b: Uint8Array): Buffer {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function digest(algorithm: 'sha1' | 'sha256', data: Uint8Array): Uint8Array {
+  const d = createHash(algorithm).update(data).digest();
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+}
+
+/** node:crypto's digest name for each algorithm (null: Ed25519 hashes internally). */
+const DIGEST = { rsa: 'sha1', 'ecdsa-p256': 'sha256', ed25519: null } as const satisfies Record<KeyAlgorithm, string | null>;
+
+function assertBytes(name: string, v: unknown): asserts v is Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+}
+
+export const nodeCryptoProvider: CryptoProvider = {
+  name: 'node',
+
+  sha1(data: Uint8Array): Uint8Array {
+    assertBytes('data', data);
+    return digest('sha1', data);
+  },
+
+  sha256(data: Uint8Array): Uint8Array {
+    assertBytes('data', data);
+    return digest('sha256', data);
+  },
+
+  publicKeyAlgorithm(spki: Uint8Array): KeyAlgorithm | undefined {
+    if (!(spki instanceof Uint8Array)) return undefined;
+    const r = parseSpki(spki);
+    return r.ok ? r.value.algorithm : undefined;
+  },
+
+  sign(pkcs8: Uint8Array, message: Uint8Array): Uint8Array {
+    assertBytes('pkcs8', pkcs8);
+    assertBytes('message', message);
+    const parsed = parsePkcs8(pkcs8);
+    if (!parsed.ok) throw new CryptoError(CryptoErrorCode.BadKey, `private key: ${parsed.reason}`);
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: view(pkcs8), format: 'der', type: 'pkcs8' });
+    } catch (err) {
+      throw new CryptoError(CryptoErrorCode.BadKey, `private key rejected by node:crypto: ${(err as Error).message}`);
+    }
+    const alg = parsed.value.algorithm;
+    let sig: Buffer;
+    try {
+      sig = sign(DIGEST[alg], message, alg === KeyAlgorithm.EcdsaP256 ? { key, dsaEncoding: 'der' } : key);
+    } catch (err) {
+      throw new CryptoError(CryptoErrorCode.BadKey, `signing failed in node:crypto: ${(err as Error).message}`);
+    }
+    return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+  },
+
+  verify(spki: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    try {
+      if (!(spki instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return false;
+      const parsed = parseSpki(spki);
+      if (!parsed.ok) return false;
+      const pk = parsed.value;
+      // RFC 8017 §8.2.2 step 1: the signature is exactly k octets.
+      if (pk.algorithm === KeyAlgorithm.Rsa && signature.length !== pk.modulusBytes) return false;
+      const key = createPublicKey({ key: view(spki), format: 'der', type: 'spki' });
+      return verify(
+        DIGEST[pk.algorithm],
+        message,
+        pk.algorithm === KeyAlgorithm.EcdsaP256 ? { key, dsaEncoding: 'der' } : key,
+        signature,
+      );
+    } catch {
+      return false;
+    }
+  },
+};
