@@ -1,23 +1,22 @@
 #!/usr/bin/env node
 /**
  * The `shim6` command-line tool (package.json `bin`): `decode` shows Shim6 packets
- * (RFC 5533 §5, RFC 5534 §5) as JSON, `encode` turns that JSON back into packets.
+ * (RFC 5533 §5, RFC 5534 §5) as JSON, `encode` turns that JSON back into packets, and
+ * `cga` / `hba` generate and verify addresses and Locator List signatures (crypto.ts).
  *
  * Exit codes: 0 ok; 1 invalid input (a packet that fails the strict parse, bad JSON or
  * hex, an unreadable file); 2 usage error, with one line on stderr naming the problem.
  * All file and stream I/O of the tool is here; `decode.ts` and `encode.ts` are pure.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { readPcapFile } from '../io/pcap.js';
 import { parseFlags, type FlagSpecs } from './args.js';
+import { err, EXIT_INVALID, EXIT_OK, out, readText, usage } from './output.js';
 import { decodeHexText, decodePcap, type DecodedRecord, type DecodeLayer } from './decode.js';
+import { CGA_HELP, cryptoCommand, HBA_HELP } from './crypto.js';
 import { encodeText } from './encode.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
 
-const EXIT_OK = 0;
-const EXIT_INVALID = 1;
-const EXIT_USAGE = 2;
 
 const MAIN_HELP = `Usage: shim6 <command> [flags]
 
@@ -26,6 +25,8 @@ Shim6 (RFC 5533/5534) packet tool.
 Commands:
   decode   show packets as JSON (one object per line)
   encode   turn decode's JSON back into packets (one hex line each)
+  cga      generate and verify CGAs, sign and verify Locator Lists (RFC 3972, RFC 5533 §5.15.5)
+  hba      generate and verify HBA sets (RFC 5535)
 
 Flags:
   -h, --help      show this help (or 'shim6 <command> --help')
@@ -87,19 +88,6 @@ const ENCODE_FLAGS: FlagSpecs = {
   help: { value: false, short: 'h' },
 };
 
-function out(text: string): void {
-  process.stdout.write(text);
-}
-
-function err(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function usage(message: string, command?: string): number {
-  err(`shim6${command ? ` ${command}` : ''}: ${message} (see 'shim6${command ? ` ${command}` : ''} --help')`);
-  return EXIT_USAGE;
-}
-
 function version(): string {
   // dist/src/cli/shim6.js or src/cli/shim6.ts: the package.json is a few levels up.
   for (const rel of ['../../../package.json', '../../package.json']) {
@@ -111,20 +99,6 @@ function version(): string {
     }
   }
   return 'unknown';
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readText(path: string): Promise<{ ok: true; text: string } | { ok: false; message: string }> {
-  try {
-    return { ok: true, text: path === '-' ? await readStdin() : await readFile(path, 'utf8') };
-  } catch (e) {
-    return { ok: false, message: `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}` };
-  }
 }
 
 function printRecords(records: readonly DecodedRecord[], pretty: boolean): number {
@@ -195,9 +169,13 @@ async function main(argv: readonly string[]): Promise<number> {
     case '-V': case '--version': out(`shim6 ${version()}\n`); return EXIT_OK;
     case 'decode': return decodeCommand(rest);
     case 'encode': return encodeCommand(rest);
+    case 'cga': return cryptoCommand('cga', rest);
+    case 'hba': return cryptoCommand('hba', rest);
     case 'help':
       if (rest[0] === 'decode') { out(DECODE_HELP); return EXIT_OK; }
       if (rest[0] === 'encode') { out(ENCODE_HELP); return EXIT_OK; }
+      if (rest[0] === 'cga') { out(CGA_HELP); return EXIT_OK; }
+      if (rest[0] === 'hba') { out(HBA_HELP); return EXIT_OK; }
       if (rest[0] === undefined) { out(MAIN_HELP); return EXIT_OK; }
       return usage(`unknown command '${rest[0]}'`);
     default:

@@ -4,47 +4,13 @@
  * the decode ↔ encode round trip, help/version, and exit codes 0 (ok), 1 (invalid
  * input) and 2 (usage, one line on stderr).
  */
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePcap, LinkType } from '../../src/io/pcap.js';
+import { buildCli, expectUsage, records, run } from './cli.util.js';
 import { encodeControlPacket, encodePayloadPacket, parseIpv6, toHex, type ControlMessage } from '../../src/wire/index.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli/shim6.js');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(args: readonly string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { cwd: ROOT, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(stdin);
-  });
-}
-
-/** JSON Lines output as objects. */
-function records(stdout: string): Record<string, any>[] {
-  return stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, any>);
-}
-
-function expectUsage(r: Run, pattern: RegExp): void {
-  expect(r.code).toBe(2);
-  expect(r.stdout).toBe('');
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(pattern);
-}
 
 const A = parseIpv6('2001:db8::1')!;
 const B = parseIpv6('2001:db8:1::2')!;
@@ -68,11 +34,7 @@ BAD_CHECKSUM[45]! ^= 1;
 let dir = '';
 
 beforeAll(async () => {
-  // Build with the project compiler; other modules' type errors must not stop the emit of this one.
-  await new Promise<void>((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, timeout: 120_000 }, () => resolve());
-  });
-  if (!existsSync(CLI)) throw new Error(`${CLI} was not built`);
+  await buildCli();
   dir = await mkdtemp(join(tmpdir(), 'shim6-cli-'));
 }, 150_000);
 
