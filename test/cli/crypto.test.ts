@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('shim6 cga generate / verify', () => {
-  it('Sec 1 with a new RSA-1024 key: the key file is 0600, the address verifies (library and tool), on a pipe no progress bar', async () => {
+  it('Sec 1 with a new RSA-1024 key: the key file is 0600, the address verifies (library and tool), nothing on stderr', async () => {
     const r = await run(['cga', 'generate', '--prefix', '2001:db8:1:2::/64', '--sec', '1', '--key-out', keyPath, '--key-bits', '1024']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
