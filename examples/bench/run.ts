@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import { formatRate } from './harness.js';
+import { runCryptoBench } from './crypto.js';
 import { runWireBench } from './wire.js';
 
 function ratio(a: number, b: number): string {
@@ -30,4 +31,6 @@ const heap = r['insertStrip']!.heapBytesPerOp;
 const noiseHeap = r['noopHeap']!.heapBytesPerOp ?? 0;
 lines.push('');
 lines.push(heap === undefined ? 'Heap per insert+strip: not measured (run with node --expose-gc).' : `Heap allocated per insert+strip: ${heap.toFixed(3)} bytes/op (slope of heap growth between 0.5M and 2M operations); an empty loop body measured ${noiseHeap.toFixed(3)} bytes/op in the same run.`);
+lines.push('');
+lines.push(...(await runCryptoBench()).lines);
 console.log(lines.join('\n'));

@@ -262,6 +262,13 @@ export const DerErrorReason = {
 } as const;
 export type DerErrorReason = (typeof DerErrorReason)[keyof typeof DerErrorReason];
 
+/** The algorithm of a SubjectPublicKeyInfo, or undefined when it is malformed or not one of ours. Never throws. */
+export function spkiAlgorithm(spki: Uint8Array): KeyAlgorithm | undefined {
+  if (!(spki instanceof Uint8Array)) return undefined;
+  const r = parseSpki(spki);
+  return r.ok ? r.value.algorithm : undefined;
+}
+
 export type DerResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: DerErrorReason };
 
 const fail = (reason: DerErrorReason): { ok: false; reason: DerErrorReason } => ({ ok: false, reason });

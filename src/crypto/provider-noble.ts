@@ -14,7 +14,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { parsePkcs8, parseSpki } from './der.js';
+import { parsePkcs8, parseSpki, spkiAlgorithm } from './der.js';
 import { CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
 import { rsaSignSha1, rsaVerifySha1 } from './rsa.js';
 
@@ -35,11 +35,7 @@ export const nobleCryptoProvider: CryptoProvider = {
     return sha256(data);
   },
 
-  publicKeyAlgorithm(spki: Uint8Array): KeyAlgorithm | undefined {
-    if (!(spki instanceof Uint8Array)) return undefined;
-    const r = parseSpki(spki);
-    return r.ok ? r.value.algorithm : undefined;
-  },
+  publicKeyAlgorithm: spkiAlgorithm,
 
   sign(pkcs8: Uint8Array, message: Uint8Array): Uint8Array {
     assertBytes('pkcs8', pkcs8);

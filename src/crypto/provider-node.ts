@@ -9,7 +9,7 @@
  * P-384, RSA-PSS keys or hybrid EC point encodings). `verify` never throws.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { parsePkcs8, parseSpki } from './der.js';
+import { parsePkcs8, parseSpki, spkiAlgorithm } from './der.js';
 import { CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
 
 /** A Buffer view of `b` without copying (node:crypto's key inputs are typed as Buffer). */
@@ -42,11 +42,7 @@ export const nodeCryptoProvider: CryptoProvider = {
     return digest('sha256', data);
   },
 
-  publicKeyAlgorithm(spki: Uint8Array): KeyAlgorithm | undefined {
-    if (!(spki instanceof Uint8Array)) return undefined;
-    const r = parseSpki(spki);
-    return r.ok ? r.value.algorithm : undefined;
-  },
+  publicKeyAlgorithm: spkiAlgorithm,
 
   sign(pkcs8: Uint8Array, message: Uint8Array): Uint8Array {
     assertBytes('pkcs8', pkcs8);

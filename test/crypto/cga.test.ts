@@ -25,7 +25,7 @@ import {
 import { emitCgaParameters, parseCgaParameters } from '../../src/crypto/cga-params.js';
 import { CryptoError } from '../../src/crypto/provider.js';
 import { parseIpv6 } from '../../src/wire/address.js';
-import { flipBit, hex, NO_RANDOM, PROVIDERS, prefix64, referenceCgaValid, RFC3972_PUBLIC_KEY, seededRandom, toHex } from './cga.util.js';
+import { expectCryptoError, flipBit, hex, NO_RANDOM, prefix64, PROVIDERS, referenceCgaValid, RFC3972_PUBLIC_KEY, seededRandom, toHex } from './cga.util.js';
 
 const KEY = toHex(RFC3972_PUBLIC_KEY);
 
@@ -49,16 +49,6 @@ const OTHER_KEY = (() => {
   return k;
 })();
 
-async function expectCryptoError(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    expect((e as CryptoError).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected CryptoError ${code}`);
-}
 
 function withByte(b: Uint8Array, index: number, value: number): Uint8Array {
   const out = b.slice();

@@ -9,7 +9,8 @@
  * octets of the stream.
  */
 import { createHash } from 'node:crypto';
-import type { CryptoProvider, RandomSource } from '../../src/crypto/provider.js';
+import { expect } from 'vitest';
+import { CryptoError, type CryptoProvider, type RandomSource } from '../../src/crypto/provider.js';
 import { nobleCryptoProvider } from '../../src/crypto/provider-noble.js';
 import { nodeCryptoProvider } from '../../src/crypto/provider-node.js';
 import { fromHex, toHex } from '../../src/wire/bytes.js';
@@ -90,4 +91,16 @@ export function referenceCgaValid(address: Uint8Array, params: Uint8Array): bool
   const h2 = createHash('sha1').update(h2in).digest();
   for (let i = 0; i < 2 * sec; i++) if (h2[i] !== 0) return false;
   return true;
+}
+
+/** Awaits `p` (or calls it) and checks that it fails with a `CryptoError` of `code`. */
+export async function expectCryptoError(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CryptoError);
+    expect((e as CryptoError).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected CryptoError ${code}`);
 }

@@ -24,7 +24,7 @@ import {
   verifyHbaBinding,
 } from '../../src/crypto/hba.js';
 import { CryptoError } from '../../src/crypto/provider.js';
-import { flipBit, hex, PROVIDERS, prefix64, referenceCgaValid, RFC3972_PUBLIC_KEY, seededRandom, toHex } from './cga.util.js';
+import { expectCryptoError, flipBit, hex, prefix64, PROVIDERS, referenceCgaValid, RFC3972_PUBLIC_KEY, seededRandom, toHex } from './cga.util.js';
 
 const PREFIXES = ['2001:0db8:0001:0001', '2001:0db8:0002:0002', '2001:0db8:0003:0003'].map(prefix64);
 
@@ -49,16 +49,6 @@ const CGA_COMPATIBLE = {
   params: PREFIXES.map((p) => hex('de4b5cd51b60c02d8a927b07e50b5388', toHex(p), '00', toHex(RFC3972_PUBLIC_KEY), toHex(MP_WITH_KEY))),
 };
 
-async function expectCryptoError(p: Promise<unknown> | (() => unknown), code: string): Promise<void> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    expect((e as CryptoError).code).toBe(code);
-    return;
-  }
-  throw new Error(`expected CryptoError ${code}`);
-}
 
 /** `params` with its Multi-Prefix extension replaced by `ext` (whole extension field, hex). */
 function withExtension(params: Uint8Array, ext: string): Uint8Array {
