@@ -9,15 +9,21 @@
  * (RFC 5534 §5.2), a locator update (§10), a keepalive (RFC 5534 §5.1), and an Error
  * message in answer to an unrecognised critical option (§5.15).
  *
- * What is not real yet: the context engine that would decide these messages, and the
- * HBA/CGA derivation of the addresses (issues 4-5). The CGA Parameter Data Structure
- * carries a freshly generated RSA key in a correctly structured RFC 3972 §3 layout, but
- * the addresses are not derived from it.
+ * The addresses are real Hash-Based Addresses (RFC 5535): A's set is CGA-compatible
+ * (an RSA key, Sec 1), B's is HBA-only (Sec 0), and each side checks the other's
+ * Locator List with the RFC 5533 §7.2 rules before trusting it. What is not real yet is
+ * the context engine that would decide these messages (issue 5): the demo plays both
+ * hosts' parts itself.
  */
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { generateHbaSet } from '../src/crypto/hba.js';
+import { generateKeyPair } from '../src/crypto/keys.js';
+import { verifyLocatorList, type LocatorListVerification } from '../src/crypto/locator-verification.js';
+import type { RandomSource } from '../src/crypto/provider.js';
+import { nodeCryptoProvider } from '../src/crypto/provider-node.js';
 import { LinkType, readPcapFile, writePcapFile } from '../src/io/pcap.js';
 import {
   encodeControlPacket,
@@ -39,9 +45,20 @@ import {
 } from '../src/wire/index.js';
 
 const addr = (s: string): Uint8Array => parseIpv6(s)!;
-const A = { ulid: addr('2001:db8:1::a'), alt: addr('2001:db8:2::a') };
-const B = { ulid: addr('2001:db8:3::b'), alt: addr('2001:db8:4::b') };
+const random: RandomSource = { bytes: (n) => new Uint8Array(randomBytes(n)) };
+const prefix = (s: string): Uint8Array => addr(s).slice(0, 8);
+// Each host's two addresses form one HBA set (RFC 5535 §6); the first is its ULID.
+const keyA = generateKeyPair('rsa', 1024);
+const setA = await generateHbaSet({ provider: nodeCryptoProvider, random, prefixes: [prefix('2001:db8:1::'), prefix('2001:db8:2::')], sec: 1, publicKey: keyA.spki });
+const setB = await generateHbaSet({ provider: nodeCryptoProvider, random, prefixes: [prefix('2001:db8:3::'), prefix('2001:db8:4::')], sec: 0 });
+const A = { ulid: setA.addresses[0]!, alt: setA.addresses[1]!, pds: setA.paramsBytes[0]! };
+const B = { ulid: setB.addresses[0]!, alt: setB.addresses[1]!, pds: setB.paramsBytes[0]! };
 const HBA = 1; // Table 4 of RFC 5533 §5.15.2 (see README, Conformance notes)
+/** RFC 5533 §7.2 as the receiver applies it to the peer's Locator List. */
+const checkLocators = (ulidPeer: Uint8Array, list: Option, pds: Uint8Array): LocatorListVerification => {
+  if (list.kind !== 'LocatorList') throw new Error('not a Locator List');
+  return verifyLocatorList({ provider: nodeCryptoProvider, ulidPeer, locatorList: list, pds, profile: 'table4', verifySignature: (k, m, sig) => nodeCryptoProvider.verify(k, m, sig) });
+};
 const u32 = (): number => randomBytes(4).readUInt32BE(0);
 const tag47 = (): number => randomBytes(6).readUIntBE(0, 6) % 2 ** 47;
 
@@ -53,15 +70,6 @@ const send = (note: string, from: Uint8Array, to: Uint8Array, m: ControlMessage)
 };
 const hdr = { nextHeader: 59, reserved1: 0 } as const;
 
-// A's CGA Parameters (RFC 3972 §3): modifier, subnet prefix, collision count, public key,
-// and an HBA Multi-Prefix extension (RFC 5535 §5, type 0x0012) listing both prefixes.
-const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
-const mpExt = new Uint8Array(4 + 4 + 16);
-mpExt.set([0x00, 0x12, 0x00, 4 + 16]);
-mpExt.set(A.ulid.subarray(0, 8), 8);
-mpExt.set(A.alt.subarray(0, 8), 16);
-const pds = new Uint8Array([...randomBytes(16), ...A.ulid.subarray(0, 8), 0, ...spki, ...mpExt]);
 
 // 1. I1 (RFC 5533 §5.4, §7.7).
 const ctA = tag47();
@@ -86,7 +94,7 @@ const locatorsA: Option[] = [
   { kind: 'ResponderValidator', critical: false, validator },
   { kind: 'LocatorList', critical: false, generation: genA, locators: [{ address: A.ulid, verificationMethod: HBA }, { address: A.alt, verificationMethod: HBA }] },
   { kind: 'LocatorPreferences', critical: false, generation: genA, elementLength: 2, elements: [{ flags: 0, priority: 1 }, { flags: 0, priority: 2 }] },
-  { kind: 'CgaParameterDataStructure', critical: false, pds },
+  { kind: 'CgaParameterDataStructure', critical: false, pds: A.pds },
   { kind: 'KeepaliveTimeout', critical: false, reserved: 0, keepaliveTimeoutSeconds: 10 },
 ];
 send('A proves liveness and sends its locators', A.ulid, B.ulid, {
@@ -95,10 +103,14 @@ send('A proves liveness and sends its locators', A.ulid, B.ulid, {
 
 // 4. R2 with B's locators (§5.7).
 const ctB = tag47();
+const locatorsB: Option = { kind: 'LocatorList', critical: false, generation: u32(), locators: [{ address: B.ulid, verificationMethod: HBA }, { address: B.alt, verificationMethod: HBA }] };
 send('B creates the context', B.ulid, A.ulid, {
   kind: 'R2', ...hdr, r: 0, responderContextTag: ctB, initiatorNonce: i2Nonce,
-  options: [{ kind: 'LocatorList', critical: false, generation: u32(), locators: [{ address: B.ulid, verificationMethod: HBA }, { address: B.alt, verificationMethod: HBA }] }],
+  options: [locatorsB, { kind: 'CgaParameterDataStructure', critical: false, pds: B.pds }],
 });
+// Each side verifies the other's locators before using them (RFC 5533 §7.2).
+const aVerifiedByB = checkLocators(A.ulid, locatorsA[1]!, A.pds);
+const bVerifiedByA = checkLocators(B.ulid, locatorsB, B.pds);
 
 // 5. The ULID path fails; REAP explores (RFC 5534 §5.2): A probes the alternative pair.
 const probeNonce = u32();
@@ -181,10 +193,17 @@ back.value.records.forEach((rec, i) => {
     : v.shim6.kind === 'payload' ? `Payload ext hdr, tag ${v.shim6.header.receiverContextTag}, next header ${v.shim6.header.nextHeader}`
     : `${messageTypeName((rec.data[v.shim6.offset + 2]! & 0x7f))}${v.shim6.checksumValid ? '' : ' (BAD CHECKSUM)'}, ${'options' in v.shim6.message ? v.shim6.message.options.length : 0} options`;
   if (bytesEqual(rec.data, packets[i]!.bytes)) identical++;
-  console.log(`  #${String(i + 1).padStart(2)}  ${formatIpv6(v.ipv6.source).padEnd(16)} -> ${formatIpv6(v.ipv6.destination).padEnd(16)} ${String(rec.data.length).padStart(4)} B  ${what}`);
+  console.log(`  #${String(i + 1).padStart(2)}  ${formatIpv6(v.ipv6.source).padEnd(32)} -> ${formatIpv6(v.ipv6.destination).padEnd(32)} ${String(rec.data.length).padStart(4)} B  ${what}`);
   console.log(`        ${packets[i]!.note}`);
 });
 
+const describe = (who: string, v: LocatorListVerification): string =>
+  v.outcome === 'verified'
+    ? `${who}: ${v.verdicts.map((d) => `${formatIpv6(d.address)} ${d.method}${d.status === 'verified' && d.reachabilityCheckRequired ? ' (reachability check before use)' : ''}`).join(', ')}`
+    : `${who}: ${v.outcome} (${'reason' in v ? v.reason : `error code ${v.error.code}`})`;
+console.log(`\n  locators verified (RFC 5533 §7.2, RFC 5535 §7.2):`);
+console.log(`    ${describe("B checked A's", aVerifiedByB)}`);
+console.log(`    ${describe("A checked B's", bVerifiedByA)}`);
 console.log(`\n  ${identical}/${packets.length} packets read back from ${path.relative(process.cwd(), file)} byte-identical`);
 console.log(`  data plane: tag ${rxTag} recovered from the wire (${rxTag === ctB ? 'matches' : 'DOES NOT match'} B's context), ULIDs restored, UDP checksum over the ULIDs ${udpOk ? 'verifies' : 'FAILS'}`);
 let tsharkDisagrees = false;
@@ -200,4 +219,4 @@ try {
 }
 console.log(`\n  Inspect it yourself: node dist/src/cli/shim6.js decode --pcap ${path.relative(process.cwd(), file)} --pretty`);
 console.log(`  First packet as hex: ${toHex(packets[0]!.bytes)}`);
-if (identical !== packets.length || !udpOk || rxTag !== ctB || tsharkDisagrees) process.exit(1);
+if (identical !== packets.length || !udpOk || rxTag !== ctB || tsharkDisagrees || aVerifiedByB.outcome !== 'verified' || bVerifiedByA.outcome !== 'verified') process.exit(1);
