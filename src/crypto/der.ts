@@ -16,7 +16,7 @@
  * Key policy that both providers must agree on (RSA modulus bounds, the accepted EC
  * point forms) is enforced here, so both see the same set of valid keys.
  */
-import { CryptoError, CryptoErrorCode, KeyAlgorithm } from './provider.js';
+import { assertBytes, CryptoError, CryptoErrorCode, KeyAlgorithm } from './provider.js';
 
 /** Universal and context tags used here (X.690 §8.1.2). */
 export const DerTag = {
@@ -389,6 +389,25 @@ export function parseRsaPrivateKey(der: Uint8Array): DerResult<Pkcs8Key & { algo
 }
 
 /** Parses a PKCS#8 PrivateKeyInfo / OneAsymmetricKey (RFC 5208, RFC 5958) of one of our algorithms. */
+/**
+ * The checks every provider's `sign` starts with: both arguments are bytes and the
+ * PKCS#8 key parses. Throws `TypeError` or `CryptoError('bad-key')` with the reason.
+ */
+export function privateKeyForSigning(pkcs8: Uint8Array, message: Uint8Array): Pkcs8Key {
+  assertBytes('pkcs8', pkcs8);
+  assertBytes('message', message);
+  const parsed = parsePkcs8(pkcs8);
+  if (!parsed.ok) throw new CryptoError(CryptoErrorCode.BadKey, `private key: ${parsed.reason}`);
+  return parsed.value;
+}
+
+/** The checks every provider's `verify` starts with; undefined (verify is false) for any malformed input. */
+export function publicKeyForVerifying(spki: unknown, message: unknown, signature: unknown): SpkiKey | undefined {
+  if (!(spki instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return undefined;
+  const parsed = parseSpki(spki);
+  return parsed.ok ? parsed.value : undefined;
+}
+
 export function parsePkcs8(der: Uint8Array): DerResult<Pkcs8Key> {
   const seq = readSequence(readDer(der));
   if (!seq || seq.length < 3) return fail(DerErrorReason.Malformed);

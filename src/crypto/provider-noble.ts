@@ -14,13 +14,9 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { p256 } from '@noble/curves/nist.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { parsePkcs8, parseSpki, spkiAlgorithm } from './der.js';
-import { CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
+import { privateKeyForSigning, publicKeyForVerifying, spkiAlgorithm } from './der.js';
+import { assertBytes, CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
 import { rsaSignSha1, rsaVerifySha1 } from './rsa.js';
-
-function assertBytes(name: string, v: unknown): asserts v is Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
-}
 
 export const nobleCryptoProvider: CryptoProvider = {
   name: 'noble',
@@ -38,11 +34,7 @@ export const nobleCryptoProvider: CryptoProvider = {
   publicKeyAlgorithm: spkiAlgorithm,
 
   sign(pkcs8: Uint8Array, message: Uint8Array): Uint8Array {
-    assertBytes('pkcs8', pkcs8);
-    assertBytes('message', message);
-    const parsed = parsePkcs8(pkcs8);
-    if (!parsed.ok) throw new CryptoError(CryptoErrorCode.BadKey, `private key: ${parsed.reason}`);
-    const key = parsed.value;
+    const key = privateKeyForSigning(pkcs8, message);
     if (key.algorithm === KeyAlgorithm.Rsa) return rsaSignSha1(key, sha1(message));
     try {
       if (key.algorithm === KeyAlgorithm.EcdsaP256) return p256.sign(message, key.d, { format: 'der', prehash: true });
@@ -54,10 +46,8 @@ export const nobleCryptoProvider: CryptoProvider = {
 
   verify(spki: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
     try {
-      if (!(spki instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return false;
-      const parsed = parseSpki(spki);
-      if (!parsed.ok) return false;
-      const pk = parsed.value;
+      const pk = publicKeyForVerifying(spki, message, signature);
+      if (pk === undefined) return false;
       switch (pk.algorithm) {
         case KeyAlgorithm.Rsa:
           return rsaVerifySha1(pk, sha1(message), signature);

@@ -8,26 +8,27 @@
  * and the noble one accept exactly the same keys (OpenSSL alone would also take, e.g.,
  * P-384, RSA-PSS keys or hybrid EC point encodings). `verify` never throws.
  */
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { parsePkcs8, parseSpki, spkiAlgorithm } from './der.js';
-import { CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
+import { createPrivateKey, createPublicKey, hash, sign, verify, type KeyObject } from 'node:crypto';
+import { privateKeyForSigning, publicKeyForVerifying, spkiAlgorithm } from './der.js';
+import { assertBytes, CryptoError, CryptoErrorCode, KeyAlgorithm, type CryptoProvider } from './provider.js';
 
 /** A Buffer view of `b` without copying (node:crypto's key inputs are typed as Buffer). */
 function view(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/**
+ * One-shot `crypto.hash` (Node >= 20.12): 1.6-1.8x faster than a createHash object per
+ * call, which matters because the JavaScript modifier search hashes once per candidate.
+ * The digest owns its ArrayBuffer, so a plain view needs no copy.
+ */
 function digest(algorithm: 'sha1' | 'sha256', data: Uint8Array): Uint8Array {
-  const d = createHash(algorithm).update(data).digest();
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice();
+  const d = hash(algorithm, data, 'buffer');
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
 /** node:crypto's digest name for each algorithm (null: Ed25519 hashes internally). */
 const DIGEST = { rsa: 'sha1', 'ecdsa-p256': 'sha256', ed25519: null } as const satisfies Record<KeyAlgorithm, string | null>;
-
-function assertBytes(name: string, v: unknown): asserts v is Uint8Array {
-  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
-}
 
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node',
@@ -45,17 +46,13 @@ export const nodeCryptoProvider: CryptoProvider = {
   publicKeyAlgorithm: spkiAlgorithm,
 
   sign(pkcs8: Uint8Array, message: Uint8Array): Uint8Array {
-    assertBytes('pkcs8', pkcs8);
-    assertBytes('message', message);
-    const parsed = parsePkcs8(pkcs8);
-    if (!parsed.ok) throw new CryptoError(CryptoErrorCode.BadKey, `private key: ${parsed.reason}`);
+    const alg = privateKeyForSigning(pkcs8, message).algorithm;
     let key: KeyObject;
     try {
       key = createPrivateKey({ key: view(pkcs8), format: 'der', type: 'pkcs8' });
     } catch (err) {
       throw new CryptoError(CryptoErrorCode.BadKey, `private key rejected by node:crypto: ${(err as Error).message}`);
     }
-    const alg = parsed.value.algorithm;
     let sig: Buffer;
     try {
       sig = sign(DIGEST[alg], message, alg === KeyAlgorithm.EcdsaP256 ? { key, dsaEncoding: 'der' } : key);
@@ -67,10 +64,8 @@ export const nodeCryptoProvider: CryptoProvider = {
 
   verify(spki: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
     try {
-      if (!(spki instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return false;
-      const parsed = parseSpki(spki);
-      if (!parsed.ok) return false;
-      const pk = parsed.value;
+      const pk = publicKeyForVerifying(spki, message, signature);
+      if (pk === undefined) return false;
       // RFC 8017 §8.2.2 step 1: the signature is exactly k octets.
       if (pk.algorithm === KeyAlgorithm.Rsa && signature.length !== pk.modulusBytes) return false;
       const key = createPublicKey({ key: view(spki), format: 'der', type: 'spki' });

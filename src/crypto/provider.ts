@@ -55,6 +55,11 @@ export const CryptoErrorCode = {
 } as const;
 export type CryptoErrorCode = (typeof CryptoErrorCode)[keyof typeof CryptoErrorCode];
 
+/** Throws `TypeError` unless `v` is a Uint8Array: the uniform input check at provider boundaries. */
+export function assertBytes(name: string, v: unknown): asserts v is Uint8Array {
+  if (!(v instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
+}
+
 /** The one error class of src/crypto, with a `code`. */
 export class CryptoError extends Error {
   readonly code: CryptoErrorCode;

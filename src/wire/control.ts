@@ -19,7 +19,7 @@ import { I2_LAYOUT, type I2Message } from './messages/i2.js';
 import { I2BIS_LAYOUT, type I2bisMessage } from './messages/i2bis.js';
 import { KEEPALIVE_LAYOUT, type KeepaliveMessage } from './messages/keepalive.js';
 import { readFields, validateFields, writeFields, type FixedLayout } from './messages/layout.js';
-import { emitProbeFixed, parseProbeFixed, PROBE_ALLOWED_OPTIONS, PROBE_FIXED_LENGTH, probeFixedLength, validateProbe, type ProbeMessage } from './messages/probe.js';
+import { emitProbeFixed, parseProbeFixed, PROBE_HEAD_LAYOUT, probeFixedLength, validateProbe, type ProbeMessage } from './messages/probe.js';
 import { R1_LAYOUT, type R1Message } from './messages/r1.js';
 import { R1BIS_LAYOUT, type R1bisMessage } from './messages/r1bis.js';
 import { R2_LAYOUT, type R2Message } from './messages/r2.js';
@@ -80,14 +80,14 @@ function layoutOf(kind: FixedKind): FixedLayout<FixedMessage> {
 
 /** Octets of a message before its options (its minimum length). */
 export function fixedLengthOf(kind: MessageKind): number {
-  if (kind === 'Probe') return PROBE_FIXED_LENGTH;
+  if (kind === 'Probe') return PROBE_HEAD_LAYOUT.fixedLength;
   if (kind === 'Error') return ERROR_MIN_LENGTH;
   return layoutOf(kind).fixedLength;
 }
 
 /** Option types a message may carry (RFC 5533 §5.4-5.11, RFC 5534 §5.1-5.3). */
 export function allowedOptionsOf(kind: MessageKind): ReadonlySet<number> {
-  if (kind === 'Probe') return PROBE_ALLOWED_OPTIONS;
+  if (kind === 'Probe') return PROBE_HEAD_LAYOUT.allowedOptions;
   if (kind === 'Error') return new Set<number>();
   return layoutOf(kind).allowedOptions;
 }
@@ -145,8 +145,7 @@ export function parseControlMessage(b: Uint8Array, off = 0, len = b.length - off
     if (!fixed.ok) return forward(fixed);
     const options = parseOptions(b, fixed.value.optionsStart, off + hdrLen, optCfg);
     if (!options.ok) return forward(options);
-    const head = readFields(KEEPALIVE_LAYOUT, b, off);
-    return ok({ kind, nextHeader, reserved1, r: head['r']!, receiverContextTag: head['receiverContextTag']!, ...fixed.value.fields, options: options.value });
+    return ok({ kind, nextHeader, reserved1, ...readFields(PROBE_HEAD_LAYOUT, b, off), ...fixed.value.fields, options: options.value } as unknown as ProbeMessage);
   }
   const layout = layoutOf(kind);
   const options = parseOptions(b, off + layout.fixedLength, off + hdrLen, optCfg);
@@ -172,8 +171,7 @@ export function validateControlMessage(m: ControlMessage): void {
     checkRange('Reserved1', m.reserved1, 127);
     if (m.kind === 'Probe') {
       validateProbe(m);
-      checkRange('R', m.r, 1);
-      checkRange('Receiver Context Tag', m.receiverContextTag, 2 ** 47 - 1);
+      validateFields(PROBE_HEAD_LAYOUT, m);
     } else {
       validateFields(layoutOf(m.kind), m);
     }
@@ -217,7 +215,7 @@ export function emitValidatedControlMessage(m: ControlMessage, b: Uint8Array, of
     b[off + 3] = m.reserved1 << 1;
     let optionsStart: number;
     if (m.kind === 'Probe') {
-      writeFields(KEEPALIVE_LAYOUT, { ...m, kind: 'Keepalive', reserved2: 0 }, b, off);
+      writeFields(PROBE_HEAD_LAYOUT, m, b, off);
       optionsStart = emitProbeFixed(m, b, off);
     } else {
       const layout = layoutOf(m.kind);

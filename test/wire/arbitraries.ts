@@ -13,6 +13,7 @@
  */
 import fc from 'fast-check';
 import type { ControlMessage, LocatorPreference, MessageKind, Option, ProbeReport } from '../../src/wire/index.js';
+import { ALLOWED } from './reference-codec.js';
 
 /** Octets a signalling packet may take (RFC 5533 §5.1), and what is left after the IPv6 header. */
 export const SIGNALLING_LIMIT = 1280;
@@ -20,20 +21,10 @@ export const MESSAGE_BUDGET = SIGNALLING_LIMIT - 40;
 
 export const ALL_KINDS: readonly MessageKind[] = ['I1', 'R1', 'I2', 'R2', 'R1bis', 'I2bis', 'UpdateRequest', 'UpdateAck', 'Keepalive', 'Probe', 'Error'];
 
-/** Known option types each message may carry (RFC 5533 §5.4-5.11; Keepalive Timeout from RFC 5534 §5.3). */
-export const ALLOWED_OPTIONS: Readonly<Record<MessageKind, readonly number[]>> = {
-  I1: [6, 7],
-  R1: [1],
-  I2: [1, 2, 3, 4, 5, 6, 7, 10],
-  R2: [2, 3, 4, 5, 10],
-  R1bis: [1],
-  I2bis: [1, 2, 3, 4, 5, 6, 7, 10],
-  UpdateRequest: [2, 3, 4, 5, 10],
-  UpdateAck: [],
-  Keepalive: [],
-  Probe: [],
-  Error: [],
-};
+/** Known option types each message may carry: the reference decoder's table, written from the RFC (Error: none). */
+export function allowedOptions(kind: MessageKind): readonly number[] {
+  return ALLOWED[kind] ?? [];
+}
 const KNOWN_OPTION_TYPES = [1, 2, 3, 4, 5, 6, 7, 10];
 
 export const u8 = fc.integer({ min: 0, max: 0xff });
@@ -123,7 +114,7 @@ export function knownOption(type: number): fc.Arbitrary<Option> {
  * (RFC 5533 §5.15: both are handled by the C bit).
  */
 export function unknownOption(kind: MessageKind): fc.Arbitrary<Option> {
-  const notAllowed = KNOWN_OPTION_TYPES.filter((t) => !ALLOWED_OPTIONS[kind].includes(t));
+  const notAllowed = KNOWN_OPTION_TYPES.filter((t) => !allowedOptions(kind).includes(t));
   const types = [fc.integer({ min: 11, max: 0x7fff }), fc.constantFrom(0, 8, 9, 11, 0x3fff, 0x4000, 0x7fff)];
   if (notAllowed.length > 0) types.push(fc.constantFrom(...notAllowed));
   return fc.record({ type: fc.oneof(...types), contents: bytes(40) }).map(({ type, contents }) => ({ kind: 'Unknown', type, critical: false, contents }));
@@ -131,7 +122,7 @@ export function unknownOption(kind: MessageKind): fc.Arbitrary<Option> {
 
 /** Options for a message of `kind`: allowed known options and ignorable unknown ones, in random order. */
 export function optionsFor(kind: MessageKind): fc.Arbitrary<Option[]> {
-  const allowed = ALLOWED_OPTIONS[kind];
+  const allowed = allowedOptions(kind);
   const one = allowed.length > 0
     ? fc.oneof({ arbitrary: fc.oneof(...allowed.map(knownOption)), weight: 3 }, { arbitrary: unknownOption(kind), weight: 1 })
     : unknownOption(kind);

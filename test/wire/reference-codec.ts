@@ -38,7 +38,7 @@ const MESSAGES: Record<number, { name: ControlMessage['kind']; fixed: number }> 
  * plus Keepalive Timeout (10) in I2, I2bis, R2 and Update Request (RFC 5534 §5.3).
  * Update Acknowledgement, Keepalive and Probe define none.
  */
-const ALLOWED: Record<string, readonly number[]> = {
+export const ALLOWED: Readonly<Record<string, readonly number[]>> = {
   I1: [6, 7],
   R1: [1],
   I2: [1, 6, 7, 2, 3, 4, 5, 10],

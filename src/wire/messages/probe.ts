@@ -14,7 +14,7 @@ import { readAddress } from '../address.js';
 import { checkRange, readU32, writeU32 } from '../bytes.js';
 import type { ProbeState } from '../constants.js';
 import { fail, ok, WireEmitError, type Parsed } from '../result.js';
-import type { ControlHeaderFields } from './layout.js';
+import type { ControlHeaderFields, FixedLayout } from './layout.js';
 
 export interface ProbeReport {
   /** Source IPv6 address the probe was sent from. */
@@ -44,6 +44,21 @@ export const PROBE_FIXED_LENGTH = 16;
 export const PROBE_REPORT_LENGTH = 40;
 export const PROBE_REPORTS_MAX = 15;
 export const PROBE_ALLOWED_OPTIONS: ReadonlySet<number> = new Set<number>();
+
+/**
+ * The declarative part of the Probe: the R bit and Receiver Context Tag in octets 6-11.
+ * The rest (octets 12-15, the reports) has a variable length and is read and written by
+ * the functions below; `fixedLength` is the minimum, a Probe with no reports.
+ */
+export const PROBE_HEAD_LAYOUT: FixedLayout<ProbeMessage> = {
+  kind: 'Probe',
+  fixedLength: PROBE_FIXED_LENGTH,
+  fields: [
+    { name: 'r', kind: 'rbit', offset: 6 },
+    { name: 'receiverContextTag', kind: 'tag47', offset: 6 },
+  ],
+  allowedOptions: PROBE_ALLOWED_OPTIONS,
+};
 
 /** Parses the Probe-specific part of a message whose common header is at `off`; returns the offset where options start. */
 export function parseProbeFixed(
