@@ -1,0 +1,206 @@
+/**
+ * The data plane: the fast-path table driven by controllers (DataPlaneControl), and
+ * three pumps that move batches between devices when they become readable:
+ *
+ *   TUN (application packets) --processEgress--> raw sender (marked, source-routed)
+ *   raw 140 receiver --processIngress--> TUN (delivered to the local stack)
+ *   raw ICMPv6 errors receiver --processIcmpErrors--> TUN
+ *
+ * Each pump reads at most `maxBatchesPerWake` batches per wake-up, so one busy direction
+ * cannot starve the others; readiness is level-triggered, so what is left wakes it
+ * again on the next loop turn. Batches are allocated once, here; the per-packet work
+ * (egress.ts, ingress.ts, icmp.ts) does not allocate.
+ */
+import { PacketBatch } from '../io/batch.js';
+import type { RawReceiver, RawSender, TunDevice } from '../io/device.js';
+import { ContextTagDemux, type Demux } from './demux.js';
+import { processEgress } from './egress.js';
+import { C, FastPathTable, type FastPathEntry } from './fastpath.js';
+import { processIcmpErrors } from './icmp.js';
+import { processIngress, type IngressReports } from './ingress.js';
+import { COUNTERS, DataPlaneError, type ContextSnapshot, type Counters, type DataPlaneControl, type DataPlaneEvents, type FastPathContext } from './types.js';
+
+export interface DataPlaneDevices {
+  readonly tun: TunDevice;
+  readonly sender: RawSender;
+  /** Receives the demux protocol (140: Shim6). */
+  readonly shim: RawReceiver;
+  /** Receives ICMPv6 errors (types 1-4), to translate those about rewritten packets. */
+  readonly icmp?: RawReceiver;
+}
+
+export interface DataPlaneOptions {
+  /** Packets per batch (default 64). */
+  readonly batchSize?: number;
+  /** Largest packet handled, in octets (default 9216: jumbo frames). */
+  readonly maxPacket?: number;
+  readonly events?: DataPlaneEvents;
+  readonly demux?: Demux;
+  /** Batches per direction per wake-up (default 8). */
+  readonly maxBatchesPerWake?: number;
+  /** Unknown-tag and control reports allowed per batch (default 8). */
+  readonly reportsPerBatch?: number;
+}
+
+/** Headroom before each packet: 8 for the payload header, 32 to grow 8 into 40, rounded. */
+const HEADROOM = 64;
+
+function snapshotCounters(values: Float64Array): Counters {
+  const out = {} as Record<string, number>;
+  COUNTERS.forEach((name, i) => (out[name] = values[i]!));
+  return out as Counters;
+}
+
+function split(set: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < set.length; i += 16) out.push(set.slice(i, i + 16));
+  return out;
+}
+
+function snapshot(e: FastPathEntry): ContextSnapshot {
+  return {
+    name: e.name,
+    localUlid: e.localUlid.slice(),
+    peerUlid: e.peerUlid.slice(),
+    localLocators: split(e.localLocators),
+    peerLocators: split(e.peerLocators),
+    localContextTag: e.localContextTag,
+    peerContextTag: e.peerContextTag,
+    currentLocal: e.currentLocal.slice(),
+    currentPeer: e.currentPeer.slice(),
+    counters: snapshotCounters(e.counters),
+  };
+}
+
+export class DataPlane implements DataPlaneControl {
+  readonly table = new FastPathTable();
+  private readonly devices: DataPlaneDevices;
+  private readonly demux: Demux;
+  private readonly global = new Float64Array(COUNTERS.length);
+  private readonly egressBatch: PacketBatch;
+  private readonly ingressBatch: PacketBatch;
+  private readonly icmpBatch: PacketBatch;
+  private readonly reports: IngressReports;
+  private readonly reportsPerBatch: number;
+  private readonly maxBatchesPerWake: number;
+  private running = false;
+
+  constructor(devices: DataPlaneDevices, options: DataPlaneOptions = {}) {
+    this.devices = devices;
+    this.demux = options.demux ?? new ContextTagDemux();
+    const batchSize = options.batchSize ?? 64;
+    const maxPacket = options.maxPacket ?? 9216;
+    if (!Number.isInteger(maxPacket) || maxPacket < 1280 || maxPacket > 65575) throw new RangeError(`maxPacket must be 1280-65575, got ${maxPacket}`);
+    const slot = HEADROOM + maxPacket + 8; // + 8: a rewritten packet grows
+    this.egressBatch = new PacketBatch(batchSize, slot, HEADROOM);
+    this.ingressBatch = new PacketBatch(batchSize, slot, HEADROOM);
+    this.icmpBatch = new PacketBatch(Math.min(batchSize, 16), slot, HEADROOM);
+    this.reportsPerBatch = options.reportsPerBatch ?? 8;
+    this.reports = { events: options.events ?? {}, budget: this.reportsPerBatch };
+    this.maxBatchesPerWake = options.maxBatchesPerWake ?? 8;
+  }
+
+  /** Starts moving packets: registers for readiness on the receiving devices. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.devices.tun.onReadable(() => this.pumpEgress());
+    this.devices.shim.onReadable(() => this.pumpIngress());
+    this.devices.icmp?.onReadable(() => this.pumpIcmp());
+  }
+
+  /** Stops moving packets (the devices stay open: their owner closes them). */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.devices.tun.onReadable(null);
+    this.devices.shim.onReadable(null);
+    this.devices.icmp?.onReadable(null);
+  }
+
+  /** Reads and forwards what the TUN has (up to maxBatchesPerWake batches); returns packets read. */
+  pumpEgress(): number {
+    let total = 0;
+    for (let n = 0; n < this.maxBatchesPerWake; n++) {
+      const read = this.devices.tun.readBatch(this.egressBatch);
+      if (read === 0) break;
+      total += read;
+      const toSend = processEgress(this.egressBatch, this.table, this.demux, this.global);
+      if (toSend > 0) {
+        const sent = this.devices.sender.writeBatch(this.egressBatch);
+        if (sent < toSend) this.global[C.dropSendFailed]! += toSend - sent;
+      }
+      if (read < this.egressBatch.capacity) break;
+    }
+    return total;
+  }
+
+  /** Reads, restores and delivers what the Shim6 socket has; returns datagrams read. */
+  pumpIngress(): number {
+    let total = 0;
+    for (let n = 0; n < this.maxBatchesPerWake; n++) {
+      const read = this.devices.shim.readBatch(this.ingressBatch);
+      if (read === 0) break;
+      total += read;
+      this.reports.budget = this.reportsPerBatch;
+      const toWrite = processIngress(this.ingressBatch, this.table, this.demux, this.global, this.reports);
+      if (toWrite > 0) {
+        const written = this.devices.tun.writeBatch(this.ingressBatch);
+        if (written < toWrite) this.global[C.dropTunWriteFailed]! += toWrite - written;
+      }
+      if (read < this.ingressBatch.capacity) break;
+    }
+    return total;
+  }
+
+  /** Reads and translates ICMPv6 errors; returns errors read. */
+  pumpIcmp(): number {
+    const icmp = this.devices.icmp;
+    if (icmp === undefined) return 0;
+    let total = 0;
+    for (let n = 0; n < this.maxBatchesPerWake; n++) {
+      const read = icmp.readBatch(this.icmpBatch);
+      if (read === 0) break;
+      total += read;
+      const toWrite = processIcmpErrors(this.icmpBatch, this.table, this.global);
+      if (toWrite > 0) {
+        const written = this.devices.tun.writeBatch(this.icmpBatch);
+        if (written < toWrite) this.global[C.dropTunWriteFailed]! += toWrite - written;
+      }
+      if (read < this.icmpBatch.capacity) break;
+    }
+    return total;
+  }
+
+  addContext(ctx: FastPathContext): void {
+    this.table.add(ctx);
+  }
+
+  removeContext(name: string): void {
+    this.table.remove(name);
+  }
+
+  setCurrentPair(name: string, local: Uint8Array, peer: Uint8Array): void {
+    this.table.setCurrentPair(name, local, peer);
+  }
+
+  context(name: string): ContextSnapshot | undefined {
+    const index = this.table.indexOf(name);
+    return index < 0 ? undefined : snapshot(this.table.entry(index));
+  }
+
+  contexts(): ContextSnapshot[] {
+    return this.table.all().map(snapshot);
+  }
+
+  counters(): Counters {
+    return snapshotCounters(this.global);
+  }
+
+  /** Whether a context's packets are being rewritten (its pair differs from its ULIDs). */
+  rewriting(name: string): boolean {
+    const index = this.table.indexOf(name);
+    if (index < 0) throw new DataPlaneError('unknown-context', `no context named ${name}`);
+    return this.table.entry(index).rewrite;
+  }
+}

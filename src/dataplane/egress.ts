@@ -1,0 +1,67 @@
+/**
+ * Egress (RFC 5533 §11, §11.1): packets the applications sent from ULID(local) to
+ * ULID(peer), read from the TUN. For a context whose current locator pair differs from
+ * its ULIDs, the demux header goes in (the Payload Extension header, placed per §4.6)
+ * and the IPv6 Source and Destination become Lp(local), Lp(peer). Upper-layer checksums
+ * are left alone: they are computed over the ULIDs, which the receiver restores (§11.1,
+ * "this MUST NOT cause any recalculation of the ULP checksums").
+ *
+ * A packet with no context, or whose context uses the ULIDs as locators, leaves as it
+ * came (§11: "there is no effect on how ULP packets are sent"); it only reaches the TUN
+ * when a route sent it there, e.g. a second local ULID talking to a peer whose route
+ * points into the TUN.
+ *
+ * Works in place on the batch and compacts it to the packets to send. No allocation.
+ */
+import type { PacketBatch } from '../io/batch.js';
+import { C, type FastPathTable } from './fastpath.js';
+import type { Demux } from './demux.js';
+
+/** Rewrites `batch` in place for sending; returns the number of packets left in it. */
+export function processEgress(batch: PacketBatch, table: FastPathTable, demux: Demux, g: Float64Array): number {
+  const b = batch.buffer;
+  let out = 0;
+  for (let i = 0; i < batch.count; i++) {
+    let start = batch.offsets[i]!;
+    let len = batch.lengths[i]!;
+    if (len < 40 || (b[start]! >>> 4) !== 6) {
+      g[C.dropMalformed]!++;
+      continue;
+    }
+    const payloadLength = (b[start + 4]! << 8) | b[start + 5]!;
+    if (40 + payloadLength > len) {
+      g[C.dropMalformed]!++;
+      continue;
+    }
+    len = 40 + payloadLength; // anything past Payload Length is not part of the packet
+    const index = table.findUlidPair(b, start + 8, b, start + 24);
+    if (index < 0) {
+      g[C.egressPassthrough]!++;
+    } else {
+      const e = table.entry(index);
+      if (e.rewrite) {
+        const newStart = demux.encapsulate(b, start, len, e);
+        if (newStart < 0) {
+          g[C.dropMalformed]!++;
+          e.counters[C.dropMalformed]!++;
+          continue;
+        }
+        start = newStart;
+        len += demux.overhead;
+        b.set(e.currentLocal, start + 8);
+        b.set(e.currentPeer, start + 24);
+        g[C.egressRewritten]!++;
+        e.counters[C.egressRewritten]!++;
+      }
+      e.counters[C.egressPackets]!++;
+      e.counters[C.egressBytes]! += len;
+    }
+    g[C.egressPackets]!++;
+    g[C.egressBytes]! += len;
+    batch.offsets[out] = start;
+    batch.lengths[out] = len;
+    out++;
+  }
+  batch.count = out;
+  return out;
+}

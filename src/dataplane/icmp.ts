@@ -1,0 +1,153 @@
+/**
+ * ICMPv6 errors (RFC 4443) about packets the shim rewrote, translated back for the
+ * upper layers (RFC 5533 §8, Figure 9). The "packet in error" such an error carries is
+ * the rewritten packet: locators in its address fields and a Payload Extension header
+ * with CT(peer). The context is the one with <Source Locator, Destination Locator,
+ * CT(peer)> (§8); its ULIDs go back into the address fields, the Payload Extension
+ * header comes out, a Packet Too Big's MTU drops by the 8 octets the shim adds (§8), an
+ * RFC 4884 length attribute shrinks by the one 64-bit word removed, and a Parameter
+ * Problem pointer past the shim header moves back by 8. The result goes to the TUN
+ * addressed to ULID(local), with the ICMPv6 checksum recomputed over the new
+ * pseudo-header, so TCP and UDP see errors for their own flows.
+ *
+ * All four error types are delivered: the shim does not act on any of them yet (REAP
+ * will), and §8 says errors MUST reach the ULP unless the shim acted on them. Errors
+ * about packets the shim did not rewrite are not ours: the kernel already delivered
+ * them, and they are skipped without counting. A Parameter Problem pointing into the
+ * shim header itself concerns the shim only and is dropped (§8: not passed to the ULP).
+ *
+ * In place, no allocation. Needs 32 octets of headroom (a 40-octet IPv6 header replaces
+ * the 8 removed from the packet in error).
+ */
+import { ADDRS_STRIDE, INFO_HOP_LIMIT, INFO_STRIDE, INFO_TCLASS, type PacketBatch } from '../io/batch.js';
+import { locateResult, locateShim6 } from '../wire/exthdr.js';
+import { C, type FastPathTable } from './fastpath.js';
+
+export const ICMP6_DST_UNREACH = 1;
+export const ICMP6_PACKET_TOO_BIG = 2;
+export const ICMP6_TIME_EXCEEDED = 3;
+export const ICMP6_PARAM_PROB = 4;
+export const IPPROTO_ICMPV6 = 58;
+/** RFC 8200 §5: the minimum link MTU, the floor of a translated Packet Too Big. */
+export const IPV6_MIN_MTU = 1280;
+
+/** Adds the 16-bit words of b[start, end) to a running one's complement sum (unfolded). */
+export function sumWords(b: Uint8Array, start: number, end: number, sum: number): number {
+  let i = start;
+  for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
+  if (i < end) sum += b[i]! << 8;
+  return sum;
+}
+
+/** Folds and complements a sum into a 16-bit Internet checksum. */
+export function foldChecksum(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return ~sum & 0xffff;
+}
+
+/**
+ * The ICMPv6 checksum (RFC 4443 §2.3) of the message at b[start, start+len), with the
+ * pseudo-header of source `src[srcOff..]` and destination `dst[dstOff..]`.
+ */
+export function icmpv6Checksum(b: Uint8Array, start: number, len: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number): number {
+  let sum = sumWords(src, srcOff, srcOff + 16, 0);
+  sum = sumWords(dst, dstOff, dstOff + 16, sum);
+  sum += Math.floor(len / 0x10000) + (len & 0xffff) + IPPROTO_ICMPV6;
+  return foldChecksum(sumWords(b, start, start + len, sum));
+}
+
+function readU32(b: Uint8Array, off: number): number {
+  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+}
+
+function writeU32(b: Uint8Array, off: number, v: number): void {
+  b[off] = v >>> 24;
+  b[off + 1] = (v >>> 16) & 0xff;
+  b[off + 2] = (v >>> 8) & 0xff;
+  b[off + 3] = v & 0xff;
+}
+
+/** Translates `batch`'s ICMPv6 errors in place; returns how many to deliver to the TUN. */
+export function processIcmpErrors(batch: PacketBatch, table: FastPathTable, g: Float64Array): number {
+  const b = batch.buffer;
+  const a = batch.addrs;
+  let out = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const off = batch.offsets[i]!;
+    const len = batch.lengths[i]!;
+    const type = b[off]!;
+    if (len < 8 + 40 + 8 || type < ICMP6_DST_UNREACH || type > ICMP6_PARAM_PROB) continue;
+    const inner = off + 8;
+    const innerLen = len - 8;
+    if ((b[inner]! >>> 4) !== 6) continue;
+    const shim = locateShim6(b, inner, innerLen);
+    if (shim < 0 || (b[shim + 2]! & 0x80) === 0) continue; // not a rewritten payload packet
+    const nhOff = locateResult[1]!;
+    const hi = ((b[shim + 2]! & 0x7f) << 8) | b[shim + 3]!;
+    const lo = readU32(b, shim + 4);
+    const index = table.findPeerTag(hi, lo, b, inner + 8, b, inner + 24);
+    if (index < 0) {
+      g[C.dropIcmpUnmatched]!++;
+      continue;
+    }
+    const e = table.entry(index);
+    const shimRel = shim - inner;
+    if (type === ICMP6_PARAM_PROB) {
+      const pointer = readU32(b, off + 4);
+      if (pointer >= shimRel && pointer < shimRel + 8) {
+        g[C.dropIcmpUnmatched]!++; // about the shim header itself: not for the ULP (§8)
+        e.counters[C.dropIcmpUnmatched]!++;
+        continue;
+      }
+      if (pointer >= shimRel + 8) writeU32(b, off + 4, pointer - 8);
+    } else if (type === ICMP6_PACKET_TOO_BIG) {
+      writeU32(b, off + 4, Math.max(IPV6_MIN_MTU, readU32(b, off + 4) - 8));
+    } else if (b[off + 4] !== 0) {
+      b[off + 4] = b[off + 4]! - 1; // RFC 4884 length, in 64-bit words, of the packet in error
+    }
+    // Remove the Payload Extension header from the packet in error (as §12.2 does for
+    // payloads): restore Next Header, shrink Payload Length, slide the front forward.
+    b[nhOff] = b[shim]!;
+    const innerPayload = (b[inner + 4]! << 8) | b[inner + 5]!;
+    const shrunk = innerPayload >= 8 ? innerPayload - 8 : 0;
+    b[inner + 4] = shrunk >>> 8;
+    b[inner + 5] = shrunk & 0xff;
+    b.copyWithin(inner + 8, inner, shim);
+    const newInner = inner + 8;
+    b.set(e.localUlid, newInner + 8);
+    b.set(e.peerUlid, newInner + 24);
+    b.copyWithin(off + 8, off, off + 8); // the ICMPv6 header follows
+    const icmp = off + 8;
+    const icmpLen = len - 8;
+    const start = icmp - 40;
+    if (start < i * batch.slotSize) {
+      g[C.dropMalformed]!++;
+      continue;
+    }
+    const src = i * ADDRS_STRIDE;
+    const info = i * INFO_STRIDE;
+    const tclass = batch.info[info + INFO_TCLASS]! & 0xff;
+    b[start] = 0x60 | (tclass >>> 4);
+    b[start + 1] = (tclass & 0x0f) << 4;
+    b[start + 2] = 0;
+    b[start + 3] = 0;
+    b[start + 4] = icmpLen >>> 8;
+    b[start + 5] = icmpLen & 0xff;
+    b[start + 6] = IPPROTO_ICMPV6;
+    b[start + 7] = batch.info[info + INFO_HOP_LIMIT]! & 0xff;
+    for (let k = 0; k < 16; k++) b[start + 8 + k] = a[src + k]!; // the error's sender
+    b.set(e.localUlid, start + 24);
+    b[icmp + 2] = 0;
+    b[icmp + 3] = 0;
+    const sum = icmpv6Checksum(b, icmp, icmpLen, b, start + 8, e.localUlid, 0);
+    b[icmp + 2] = sum >>> 8;
+    b[icmp + 3] = sum & 0xff;
+    g[C.icmpTranslated]!++;
+    e.counters[C.icmpTranslated]!++;
+    batch.offsets[out] = start;
+    batch.lengths[out] = icmpLen + 40;
+    out++;
+  }
+  batch.count = out;
+  return out;
+}

@@ -1,0 +1,124 @@
+// ICMPv6 errors about rewritten packets, translated back to the ULIDs (RFC 5533 §8).
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DataPlane } from '../../src/dataplane/dataplane.js';
+import { MemoryRawReceiver, MemoryRawSender, MemoryTun } from '../../src/io/memory.js';
+import { addr, tcp, udp, upperChecksum } from './packets.js';
+
+const A1 = addr('2001:db8:1:a::1');
+const A2 = addr('2001:db8:2:a::1');
+const B1 = addr('2001:db8:1:b::1');
+const B2 = addr('2001:db8:2:b::1');
+const R = addr('2001:db8:2:a::ff');
+const TAG_B = 0x5678;
+
+function setup() {
+  const tun = new MemoryTun();
+  const sender = new MemoryRawSender();
+  const icmp = new MemoryRawReceiver(58);
+  const dp = new DataPlane({ tun, sender, shim: new MemoryRawReceiver(140), icmp });
+  dp.addContext({
+    name: 'b', localUlid: A1, peerUlid: B1, localLocators: [A1, A2], peerLocators: [B1, B2],
+    localContextTag: 0x1234, peerContextTag: TAG_B, currentLocal: A2, currentPeer: B2,
+  });
+  const original = tcp(A1, B1, 1000, new Uint8Array(1300).map((_, i) => i & 0xff), { hopLimit: 64 });
+  tun.inject(original);
+  dp.pumpEgress();
+  const wire = sender.sent[0]!;
+  return { tun, icmp, dp, original, wire };
+}
+
+/** An ICMPv6 error from R carrying (the first 1232 octets of) `invoking`. */
+function icmpError(type: number, code: number, field: number, invoking: Uint8Array): Uint8Array {
+  const body = invoking.subarray(0, 1232);
+  const m = new Uint8Array(8 + body.length);
+  m[0] = type;
+  m[1] = code;
+  new DataView(m.buffer).setUint32(4, field);
+  m.set(body, 8);
+  return m;
+}
+
+function deliver(s: ReturnType<typeof setup>, message: Uint8Array): Uint8Array | undefined {
+  s.icmp.inject({ data: message, src: R, dst: A2, hopLimit: 63 });
+  s.dp.pumpIcmp();
+  return s.tun.written.shift();
+}
+
+describe('ICMPv6 error translation', () => {
+  it('turns a Packet Too Big about a rewritten packet into one about the application\'s packet', () => {
+    const s = setup();
+    const out = deliver(s, icmpError(2, 0, 1400, s.wire))!;
+    expect(out).toBeDefined();
+    // Outer header: from the router to ULID(local), ICMPv6, hop limit kept.
+    expect(out[0]! >> 4).toBe(6);
+    expect(out[6]).toBe(58);
+    expect(out[7]).toBe(63);
+    expect(out.subarray(8, 24)).toEqual(R);
+    expect(out.subarray(24, 40)).toEqual(A1);
+    const icmp = out.subarray(40);
+    expect((out[4]! << 8) | out[5]!).toBe(icmp.length);
+    expect(icmp[0]).toBe(2);
+    expect(new DataView(icmp.buffer, icmp.byteOffset).getUint32(4)).toBe(1392); // §8: 8 octets less
+    expect(upperChecksum(R, A1, 58, icmp)).toBe(0);
+    // The packet in error is what the application sent (as far as it was quoted).
+    const inner = icmp.subarray(8);
+    expect(inner.length).toBe(1232 - 8);
+    expect(inner).toEqual(s.original.subarray(0, 1224));
+    expect(s.dp.counters().icmpTranslated).toBe(1);
+  });
+
+  it('never reports a Packet Too Big below the IPv6 minimum MTU', () => {
+    const s = setup();
+    const out = deliver(s, icmpError(2, 0, 1280, s.wire))!;
+    expect(new DataView(out.buffer, out.byteOffset + 40).getUint32(4)).toBe(1280);
+  });
+
+  it('shrinks an RFC 4884 length attribute by the word it removed', () => {
+    const s = setup();
+    const m = icmpError(1, 3, 0, s.wire);
+    m[4] = 20; // the packet in error is 20 words long, extensions follow
+    const out = deliver(s, m)!;
+    expect(out[40]).toBe(1);
+    expect(out[41]).toBe(3);
+    expect(out[44]).toBe(19);
+    expect(upperChecksum(R, A1, 58, out.subarray(40))).toBe(0);
+  });
+
+  it('moves a Parameter Problem pointer past the shim header back, and drops one about the shim header', () => {
+    const s = setup();
+    const past = deliver(s, icmpError(4, 0, 48, s.wire))!; // the TCP header in the wire packet
+    expect(new DataView(past.buffer, past.byteOffset + 40).getUint32(4)).toBe(40);
+    const before = deliver(s, icmpError(4, 0, 6, s.wire))!; // Next Header of the IPv6 header
+    expect(new DataView(before.buffer, before.byteOffset + 40).getUint32(4)).toBe(6);
+    expect(deliver(s, icmpError(4, 0, 42, s.wire))).toBeUndefined(); // inside the shim header
+    expect(s.dp.counters()).toMatchObject({ icmpTranslated: 2, dropIcmpUnmatched: 1 });
+  });
+
+  it('counts errors with a payload header of no context, and ignores errors about packets it did not rewrite', () => {
+    const s = setup();
+    const forged = s.wire.slice();
+    forged[47] ^= 0xff;
+    expect(deliver(s, icmpError(1, 0, 0, forged))).toBeUndefined();
+    expect(s.dp.counters().dropIcmpUnmatched).toBe(1);
+    expect(deliver(s, icmpError(1, 0, 0, udp(A1, B1, new Uint8Array(20))))).toBeUndefined();
+    expect(deliver(s, icmpError(128, 0, 0, s.wire))).toBeUndefined(); // an echo request is not an error
+    expect(s.dp.counters()).toMatchObject({ icmpTranslated: 0, dropIcmpUnmatched: 1 });
+  });
+
+  it('never throws on arbitrary messages, including mutated real ones (property)', () => {
+    const s = setup();
+    const real = icmpError(2, 0, 1400, s.wire).subarray(0, 200);
+    fc.assert(fc.property(
+      fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.array(fc.tuple(fc.nat(199), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }).map((edits) => {
+        const m = real.slice();
+        for (const [i, v] of edits) m[i] = v;
+        return m;
+      })),
+      (m) => {
+        s.icmp.inject({ data: m, src: R, dst: A2 });
+        s.dp.pumpIcmp();
+        s.tun.written.splice(0);
+      }), { numRuns: 500 });
+  });
+});
