@@ -6,6 +6,7 @@ import os from 'node:os';
 import { formatRate } from './harness.js';
 import { runCryptoBench } from './crypto.js';
 import { runWireBench } from './wire.js';
+import { runDataplaneBench } from './dataplane.js';
 
 function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
@@ -31,6 +32,18 @@ const heap = r['insertStrip']!.heapBytesPerOp;
 const noiseHeap = r['noopHeap']!.heapBytesPerOp ?? 0;
 lines.push('');
 lines.push(heap === undefined ? 'Heap per insert+strip: not measured (run with node --expose-gc).' : `Heap allocated per insert+strip: ${heap.toFixed(3)} bytes/op (slope of heap growth between 0.5M and 2M operations); an empty loop body measured ${noiseHeap.toFixed(3)} bytes/op in the same run.`);
+lines.push('');
+const d = runDataplaneBench();
+const dr = d.results;
+const perPacket = (k: string, base: string): number => (dr[k]!.nsPerOp - dr[base]!.nsPerOp) / d.batch;
+lines.push(`## Data plane, JavaScript per-packet work (batches of ${d.batch} TCP segments of ${d.segment} octets, ${d.contexts} contexts installed)`);
+lines.push('');
+for (const k of Object.keys(dr)) lines.push(`- ${formatRate(dr[k]!)}`);
+lines.push('');
+lines.push('| direction | ns per packet (less the loop baseline) | packets/s on one core | heap B per batch |');
+lines.push('|---|---|---|---|');
+lines.push(`| egress | ${perPacket('egress', 'restoreOnly').toFixed(1)} | ${(1e9 / perPacket('egress', 'restoreOnly') / 1e6).toFixed(1)} M | ${dr['egress']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
+lines.push(`| ingress | ${perPacket('ingress', 'restoreIngressOnly').toFixed(1)} | ${(1e9 / perPacket('ingress', 'restoreIngressOnly') / 1e6).toFixed(1)} M | ${dr['ingress']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
 lines.push('');
 lines.push(...(await runCryptoBench()).lines);
 console.log(lines.join('\n'));
