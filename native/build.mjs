@@ -6,7 +6,7 @@
 // computed from process.execPath, so node-gyp uses the local Node headers
 // (<nodedir>/include/node, which include OpenSSL's) and never tries to download them:
 // the build works offline. After building, it loads the addon once, so a missing
-// symbol shows here rather than at run time. Exits non-zero with a clear message on
+// symbol shows here rather than at run time, and checks that every export is there. Exits non-zero with a clear message on
 // any failure.
 //
 // Usage: node native/build.mjs   (npm runs it as the package's install script)
@@ -77,7 +77,14 @@ run('build');
 if (!existsSync(addonPath)) fail(`node-gyp reported success but ${addonPath} is missing.`);
 try {
   const addon = createRequire(import.meta.url)(addonPath);
-  if (typeof addon.cgaSearchChunk !== 'function') throw new Error('cgaSearchChunk is not exported');
+  const functions = ['cgaSearchChunk', 'closeFd', 'tunOpen', 'tunRead', 'tunWrite', 'rawSenderOpen',
+    'rawSend', 'rawReceiverOpen', 'rawReceive', 'pollStart', 'pollStop'];
+  for (const name of functions) {
+    if (typeof addon[name] !== 'function') throw new Error(`${name} is not exported`);
+  }
+  if (typeof addon.tunOffloads !== 'object' || addon.tunOffloads === null || typeof addon.tunOffloads.TSO6 !== 'number') {
+    throw new Error('tunOffloads is not exported');
+  }
 } catch (error) {
   fail(`built ${addonPath} but it does not load: ${error instanceof Error ? error.message : String(error)}`);
 }

@@ -9,6 +9,9 @@
  * `offsets[i]`, `lengths[i]`, which the data plane may have moved anywhere inside the
  * slot (or compacted from other slots). Nothing here allocates after construction.
  *
+ * A packet too large for its slot is not cut short silently: the reading device reports
+ * `lengths[i] = -1` for it, and the data plane counts it as malformed.
+ *
  * Per-slot metadata, filled by the devices that know it:
  * - `addrs`: 32 octets per slot, the IPv6 source then destination address. Raw receive
  *   sockets fill it (the destination from IPV6_PKTINFO), because IPv6 raw sockets deliver
