@@ -2,7 +2,9 @@
 /**
  * The `shim6` command-line tool (package.json `bin`): `decode` shows Shim6 packets
  * (RFC 5533 §5, RFC 5534 §5) as JSON, `encode` turns that JSON back into packets, and
- * `cga` / `hba` generate and verify addresses and Locator List signatures (crypto.ts).
+ * `cga` / `hba` generate and verify addresses and Locator List signatures (crypto.ts),
+ * `status` / `contexts` / `set-pair` talk to shim6d's control socket (control.ts), and
+ * `daemon` runs shim6d itself (src/daemon/main.ts, loaded only for that command).
  *
  * Exit codes: 0 ok; 1 invalid input (a packet that fails the strict parse, bad JSON or
  * hex, an unreadable file); 2 usage error, with one line on stderr naming the problem.
@@ -15,24 +17,29 @@ import { err, EXIT_INVALID, EXIT_OK, out, readText, usage } from './output.js';
 import { decodeHexText, decodePcap, type DecodedRecord, type DecodeLayer } from './decode.js';
 import { CGA_HELP, cryptoCommand, HBA_HELP } from './crypto.js';
 import { encodeText } from './encode.js';
+import { CONTEXTS_HELP, controlCommand, SET_PAIR_HELP, STATUS_HELP } from './control.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
 
 
 const MAIN_HELP = `Usage: shim6 <command> [flags]
 
-Shim6 (RFC 5533/5534) packet tool.
+Shim6 (RFC 5533/5534) tool: packets, addresses, and the shim6d daemon.
 
 Commands:
-  decode   show packets as JSON (one object per line)
-  encode   turn decode's JSON back into packets (one hex line each)
-  cga      generate and verify CGAs, sign and verify Locator Lists (RFC 3972, RFC 5533 §5.15.5)
-  hba      generate and verify HBA sets (RFC 5535)
+  decode    show packets as JSON (one object per line)
+  encode    turn decode's JSON back into packets (one hex line each)
+  cga       generate and verify CGAs, sign and verify Locator Lists (RFC 3972, RFC 5533 §5.15.5)
+  hba       generate and verify HBA sets (RFC 5535)
+  daemon    run shim6d, the Shim6 daemon (same as shim6d --config FILE)
+  status    show the running daemon
+  contexts  list the daemon's contexts, locators and counters
+  set-pair  switch a context's current locator pair
 
 Flags:
   -h, --help      show this help (or 'shim6 <command> --help')
   -V, --version   show the version
 
-Exit codes: 0 ok, 1 invalid input, 2 usage error.
+Exit codes: 0 ok, 1 invalid input or failure (e.g. shim6d not running), 2 usage error.
 `;
 
 const DECODE_HELP = `Usage: shim6 decode (--hex HEX | --pcap FILE) [flags]
@@ -171,11 +178,22 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'encode': return encodeCommand(rest);
     case 'cga': return cryptoCommand('cga', rest);
     case 'hba': return cryptoCommand('hba', rest);
+    case 'status': case 'contexts': case 'set-pair': return controlCommand(first, rest);
+    case 'daemon': {
+      const { daemonMain } = await import('../daemon/main.js');
+      const code = await daemonMain(rest, 'shim6 daemon', async () => (await import('../daemon/shim6d.js')).realDataPlane);
+      // The daemon may have held devices and sockets: leave no handle behind.
+      process.exit(code);
+    }
     case 'help':
       if (rest[0] === 'decode') { out(DECODE_HELP); return EXIT_OK; }
       if (rest[0] === 'encode') { out(ENCODE_HELP); return EXIT_OK; }
       if (rest[0] === 'cga') { out(CGA_HELP); return EXIT_OK; }
       if (rest[0] === 'hba') { out(HBA_HELP); return EXIT_OK; }
+      if (rest[0] === 'status') { out(STATUS_HELP); return EXIT_OK; }
+      if (rest[0] === 'contexts') { out(CONTEXTS_HELP); return EXIT_OK; }
+      if (rest[0] === 'set-pair') { out(SET_PAIR_HELP); return EXIT_OK; }
+      if (rest[0] === 'daemon') { out((await import('../daemon/main.js')).daemonHelp('shim6 daemon')); return EXIT_OK; }
       if (rest[0] === undefined) { out(MAIN_HELP); return EXIT_OK; }
       return usage(`unknown command '${rest[0]}'`);
     default:

@@ -1,0 +1,195 @@
+/**
+ * The host's network configuration for shim6d, through iproute2 (`ip`), behind an
+ * injectable command runner so the exact command sequences are tested without root.
+ *
+ * What shim6d changes, all tied to three configured numbers (fwmark F, table T, rule
+ * priority P) and the TUN's name:
+ *   ip link set dev <tun> addrgenmode none                   no link-local address, hence
+ *                                                           no DAD, RS or MLD reports
+ *   ip link set dev <tun> mtu <mtu> up
+ *   ip -6 route replace default dev <tun> table T            installed at startup
+ *   ip -6 rule add pref P from <localUlid>/128 to <peerUlid>/128 fwmark 0/F lookup T
+ *                                                           while a context rewrites
+ * A context's rule sends exactly its ULID pair into the TUN, and only packets without
+ * mark F: the daemon's own output carries F and falls through to the host's ordinary
+ * rules (source-address routing, main). Rules rather than routes, because adding or
+ * deleting a rule makes the kernel re-validate every cached route (the IPv6 FIB's
+ * serial number is bumped for all tables), so established TCP sockets follow a switch
+ * at once; a route added to another table leaves their cached route in place and
+ * they keep sending into the dead path (measured: the stream stalled until a rule
+ * change). Removing stale state from a crashed run deletes every rule with priority P
+ * or table T, flushes table T and deletes a leftover TUN of our name — but refuses to
+ * delete an interface of that name that is not a TUN.
+ */
+import { execFile } from 'node:child_process';
+import { formatIpv6, parseIpv6 } from '../wire/address.js';
+
+export interface CommandResult {
+  /** Exit status; -1 when the command could not be run or was killed. */
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program with arguments (no shell). Never rejects: failures are results. */
+export type CommandRunner = (file: string, args: readonly string[]) => Promise<CommandResult>;
+
+/** The real runner: execFile, bounded in time and output. */
+export function execFileRunner(timeoutMs = 10_000): CommandRunner {
+  return (file, args) => new Promise((resolve) => {
+    execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 4 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error === null) { resolve({ code: 0, stdout, stderr }); return; }
+      const code = typeof error.code === 'number' ? error.code : -1;
+      resolve({ code, stdout: stdout ?? '', stderr: stderr !== '' ? stderr : error.message });
+    });
+  });
+}
+
+export class SystemError extends Error {
+  readonly code: 'command-failed' | 'bad-output' | 'tun-name-taken' | 'stale-rules';
+  constructor(code: SystemError['code'], message: string) {
+    super(message);
+    this.name = 'SystemError';
+    this.code = code;
+  }
+}
+
+export interface LocalAddress {
+  readonly ifname: string;
+  readonly address: Uint8Array;
+}
+
+/** What the daemon needs from the host; LinuxNetwork is the real one. */
+export interface Network {
+  /** The IPv6 addresses assigned on this host (excluding those whose DAD failed). */
+  localAddresses(): Promise<LocalAddress[]>;
+  /** Deletes rules, routes and a TUN left behind by an earlier run. */
+  removeStaleState(): Promise<void>;
+  /** Prepares the opened TUN: no address generation, the MTU, link up. */
+  configureTun(tun: string): Promise<void>;
+  /** The default route of our table, into the TUN. */
+  installTableRoute(tun: string): Promise<void>;
+  /** Deletes every rule with our priority or table; tolerant of there being none. */
+  removeRules(): Promise<void>;
+  /** Sends the ULID pair's unmarked packets into our table (so into the TUN). */
+  installRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void>;
+  removeRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void>;
+  /** Deletes every route in our table; tolerant of an empty or absent table. */
+  flushRoutes(): Promise<void>;
+}
+
+export interface NetworkSettings {
+  readonly tunName: string;
+  readonly mtu: number;
+  readonly fwmark: number;
+  readonly routeTable: number;
+  readonly rulePriority: number;
+}
+
+/** More deletions than this of one rule selector means something re-adds them. */
+const MAX_RULE_DELETIONS = 64;
+
+function describeFailure(args: readonly string[], r: CommandResult): string {
+  const why = r.stderr.trim().split('\n').slice(0, 3).join('; ') || `exit status ${r.code}`;
+  return `ip ${args.join(' ')}: ${why}`;
+}
+
+export class LinuxNetwork implements Network {
+  private readonly s: NetworkSettings;
+  private readonly run: CommandRunner;
+
+  constructor(settings: NetworkSettings, runner: CommandRunner) {
+    this.s = settings;
+    this.run = runner;
+  }
+
+  private async ip(args: readonly string[]): Promise<CommandResult> {
+    return this.run('ip', args);
+  }
+
+  /** Runs `ip args`; throws SystemError when it fails. */
+  private async must(args: readonly string[]): Promise<CommandResult> {
+    const r = await this.ip(args);
+    if (r.code !== 0) throw new SystemError('command-failed', describeFailure(args, r));
+    return r;
+  }
+
+  async localAddresses(): Promise<LocalAddress[]> {
+    const r = await this.must(['-j', '-6', 'addr', 'show']);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(r.stdout);
+    } catch {
+      throw new SystemError('bad-output', 'ip -j -6 addr show: output is not JSON');
+    }
+    if (!Array.isArray(doc)) throw new SystemError('bad-output', 'ip -j -6 addr show: output is not a JSON array');
+    const out: LocalAddress[] = [];
+    for (const link of doc as unknown[]) {
+      if (typeof link !== 'object' || link === null) continue;
+      const { ifname, addr_info: info } = link as { ifname?: unknown; addr_info?: unknown };
+      if (typeof ifname !== 'string' || !Array.isArray(info)) continue;
+      for (const a of info as unknown[]) {
+        if (typeof a !== 'object' || a === null) continue;
+        const { family, local, dadfailed } = a as { family?: unknown; local?: unknown; dadfailed?: unknown };
+        if (family !== 'inet6' || typeof local !== 'string' || dadfailed === true) continue;
+        const address = parseIpv6(local);
+        if (address !== undefined) out.push({ ifname, address });
+      }
+    }
+    return out;
+  }
+
+  async removeStaleState(): Promise<void> {
+    await this.removeRules();
+    await this.flushRoutes();
+    const show = await this.ip(['-j', '-d', 'link', 'show', 'dev', this.s.tunName]);
+    if (show.code !== 0) return; // no such link
+    let kind: unknown;
+    try {
+      const doc = JSON.parse(show.stdout) as { linkinfo?: { info_kind?: unknown } }[];
+      kind = doc[0]?.linkinfo?.info_kind;
+    } catch {
+      throw new SystemError('bad-output', `ip -j -d link show dev ${this.s.tunName}: output is not JSON`);
+    }
+    if (kind !== 'tun') {
+      throw new SystemError('tun-name-taken', `interface ${this.s.tunName} exists and is not a TUN (${typeof kind === 'string' ? kind : 'no link kind'}); choose another tun.name`);
+    }
+    await this.must(['link', 'del', 'dev', this.s.tunName]);
+  }
+
+  async configureTun(tun: string): Promise<void> {
+    await this.must(['link', 'set', 'dev', tun, 'addrgenmode', 'none']);
+    await this.must(['link', 'set', 'dev', tun, 'mtu', String(this.s.mtu), 'up']);
+  }
+
+  async installTableRoute(tun: string): Promise<void> {
+    await this.must(['-6', 'route', 'replace', 'default', 'dev', tun, 'table', String(this.s.routeTable)]);
+  }
+
+  private ruleSelector(localUlid: Uint8Array, peerUlid: Uint8Array): string[] {
+    return ['pref', String(this.s.rulePriority), 'from', `${formatIpv6(localUlid)}/128`, 'to', `${formatIpv6(peerUlid)}/128`,
+      'fwmark', `0/0x${this.s.fwmark.toString(16)}`, 'lookup', String(this.s.routeTable)];
+  }
+
+  async removeRules(): Promise<void> {
+    for (const selector of [['pref', String(this.s.rulePriority)], ['table', String(this.s.routeTable)]]) {
+      let n = 0;
+      while ((await this.ip(['-6', 'rule', 'del', ...selector])).code === 0) {
+        if (++n >= MAX_RULE_DELETIONS) throw new SystemError('stale-rules', `ip -6 rule del ${selector.join(' ')} still succeeds after ${n} deletions`);
+      }
+    }
+  }
+
+  async installRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void> {
+    await this.must(['-6', 'rule', 'add', ...this.ruleSelector(localUlid, peerUlid)]);
+  }
+
+  async removeRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void> {
+    await this.must(['-6', 'rule', 'del', ...this.ruleSelector(localUlid, peerUlid)]);
+  }
+
+  async flushRoutes(): Promise<void> {
+    // Fails ("FIB table does not exist") when the table is empty: nothing to do then.
+    await this.ip(['-6', 'route', 'flush', 'table', String(this.s.routeTable)]);
+  }
+}
