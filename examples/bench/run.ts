@@ -7,6 +7,7 @@ import { formatRate } from './harness.js';
 import { runCryptoBench } from './crypto.js';
 import { runWireBench } from './wire.js';
 import { runDataplaneBench } from './dataplane.js';
+import { runNetnsBench } from './netns.js';
 
 function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
@@ -45,5 +46,6 @@ lines.push('|---|---|---|---|');
 lines.push(`| egress | ${perPacket('egress', 'restoreOnly').toFixed(1)} | ${(1e9 / perPacket('egress', 'restoreOnly') / 1e6).toFixed(1)} M | ${dr['egress']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
 lines.push(`| ingress | ${perPacket('ingress', 'restoreIngressOnly').toFixed(1)} | ${(1e9 / perPacket('ingress', 'restoreIngressOnly') / 1e6).toFixed(1)} M | ${dr['ingress']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
 lines.push('');
+lines.push(...(await runNetnsBench()).lines);
 lines.push(...(await runCryptoBench()).lines);
 console.log(lines.join('\n'));
