@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "shim6_native",
-      "sources": ["src/addon.c", "src/cga_search.c", "src/fd.c", "src/tun.c", "src/raw.c", "src/poll.c"],
+      "sources": ["src/addon.c", "src/cga_search.c", "src/fd.c", "src/tun.c", "src/raw.c", "src/poll.c", "src/offload.c"],
       "defines": ["NAPI_VERSION=8", "OPENSSL_SUPPRESS_DEPRECATED"],
       "cflags_c": ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
     }

@@ -78,12 +78,16 @@ if (!existsSync(addonPath)) fail(`node-gyp reported success but ${addonPath} is 
 try {
   const addon = createRequire(import.meta.url)(addonPath);
   const functions = ['cgaSearchChunk', 'closeFd', 'tunOpen', 'tunRead', 'tunWrite', 'rawSenderOpen',
-    'rawSend', 'rawReceiverOpen', 'rawReceive', 'pollStart', 'pollStop'];
+    'rawSend', 'rawReceiverOpen', 'rawReceive', 'pollStart', 'pollStop', 'tcpSegment', 'checksumComplete',
+    'tcpCoalesce'];
   for (const name of functions) {
     if (typeof addon[name] !== 'function') throw new Error(`${name} is not exported`);
   }
   if (typeof addon.tunOffloads !== 'object' || addon.tunOffloads === null || typeof addon.tunOffloads.TSO6 !== 'number') {
     throw new Error('tunOffloads is not exported');
+  }
+  if (typeof addon.virtio !== 'object' || addon.virtio === null || addon.virtio.HDR_LEN !== 10) {
+    throw new Error('virtio is not exported');
   }
 } catch (error) {
   fail(`built ${addonPath} but it does not load: ${error instanceof Error ? error.message : String(error)}`);

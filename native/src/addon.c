@@ -9,6 +9,8 @@
  *   raw.c         rawSenderOpen, rawSend, rawReceiverOpen, rawReceive: raw IPv6
  *                 sockets, batched with sendmmsg/recvmmsg.
  *   poll.c        pollStart, pollStop: readiness callbacks from the libuv event loop.
+ *   offload.c     tcpSegment, checksumComplete, tcpCoalesce, virtio: TCP/IPv6 GSO and
+ *                 GRO in userspace for a vnet-header TUN (pure compute, no syscalls).
  *
  * This file also holds the helpers shared by all bindings: argument checks (a bad
  * argument is a TypeError, never a crash or a silent misread), the checks of a
@@ -258,6 +260,7 @@ static napi_value shim6_init(napi_env env, napi_value exports) {
     {"tun", shim6_register_tun},
     {"raw", shim6_register_raw},
     {"poll", shim6_register_poll},
+    {"offload", shim6_register_offload},
   };
   for (size_t i = 0; i < sizeof concerns / sizeof concerns[0]; i++) {
     if (concerns[i].reg(env, exports) != napi_ok) {

@@ -18,6 +18,7 @@ napi_status shim6_register_fd(napi_env env, napi_value exports);
 napi_status shim6_register_tun(napi_env env, napi_value exports);
 napi_status shim6_register_raw(napi_env env, napi_value exports);
 napi_status shim6_register_poll(napi_env env, napi_value exports);
+napi_status shim6_register_offload(napi_env env, napi_value exports);
 
 /*
  * Argument helpers. Each returns 1 on success; on failure it has thrown a TypeError
@@ -37,8 +38,9 @@ int shim6_arg_fd(napi_env env, napi_value value, const char *what, int *fd);
 int shim6_arg_function(napi_env env, napi_value value, const char *what);
 
 /*
- * Fetches exactly `expected` (at most 10) arguments into argv; throws a TypeError quoting
- * `signature` when fewer were passed. Returns 1 on success, 0 after throwing.
+ * Fetches exactly `expected` arguments into argv (which holds that many); throws a
+ * TypeError quoting `signature` when fewer were passed. Returns 1 on success, 0 after
+ * throwing.
  */
 int shim6_get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv,
                    const char *signature);

@@ -17,6 +17,9 @@
  * - `rawSenderOpen`, `rawSend`, `rawReceiverOpen`, `rawReceive`: raw IPv6 sockets with
  *   sendmmsg/recvmmsg (native/src/raw.c), wrapped by src/io/raw.ts.
  * - `pollStart`, `pollStop`: readiness callbacks from the event loop (native/src/poll.c).
+ * - `tcpSegment`, `checksumComplete`, `tcpCoalesce`, `virtio`: TCP/IPv6 segmentation and
+ *   coalescing for a vnet-header TUN, pure compute (native/src/offload.c), wrapped by
+ *   src/io/offload.ts.
  * - `closeFd` (native/src/fd.c).
  *
  * Conventions of the I/O functions: descriptors are plain numbers; batches are the arrays
@@ -47,6 +50,26 @@ export interface TunOffloadBits {
   readonly USO4: number;
   /** TUN_F_USO6: UDP segmentation offload, IPv6 (Linux 6.2). */
   readonly USO6: number;
+}
+
+/** The virtio-net header constants (linux/virtio_net.h) the addon exports as `virtio`. */
+export interface VirtioConstants {
+  /** VIRTIO_NET_HDR_F_NEEDS_CSUM: the checksum at csum_start + csum_offset is partial. */
+  readonly NEEDS_CSUM: number;
+  /** VIRTIO_NET_HDR_F_DATA_VALID: the checksum was verified (tun only reports it). */
+  readonly DATA_VALID: number;
+  /** VIRTIO_NET_HDR_GSO_NONE: not a GSO packet. */
+  readonly GSO_NONE: number;
+  /** VIRTIO_NET_HDR_GSO_TCPV4: TCP/IPv4 super-packet. */
+  readonly GSO_TCPV4: number;
+  /** VIRTIO_NET_HDR_GSO_UDP: UDP fragmentation offload. */
+  readonly GSO_UDP: number;
+  /** VIRTIO_NET_HDR_GSO_TCPV6: TCP/IPv6 super-packet. */
+  readonly GSO_TCPV6: number;
+  /** VIRTIO_NET_HDR_GSO_ECN: flag on gso_type, the super-packet has CWR set. */
+  readonly GSO_ECN: number;
+  /** sizeof(struct virtio_net_hdr): 10. */
+  readonly HDR_LEN: number;
 }
 
 /** The addon's exports, as native/src/ defines them. */
@@ -152,6 +175,51 @@ export interface NativeAddon {
 
   /** close(2). Error code EBADF when `fd` is not open. */
   closeFd(fd: number): void;
+
+  /** The virtio-net header constants (frozen). */
+  readonly virtio: VirtioConstants;
+
+  /**
+   * Cuts the packet inBuf[inOff .. inOff+inLen), whose 10-octet virtio-net header is
+   * vnet[vnetOff ..], into wire-sized packets in output slots outFirstSlot, +1, ... (slot
+   * s at s*outSlotSize + outHeadroom), setting outOffsets/outLengths for them; returns
+   * how many, or -1 when the packet is malformed or does not fit.
+   * - gso_type TCPV6 (ECN flag allowed): IPv6 with TCP after any Hop-by-Hop, Routing,
+   *   Destination Options or AH headers (and csum_start must point at it, csum_offset
+   *   16, when NEEDS_CSUM); gso_size > 0. Each segment: the headers copied, Payload
+   *   Length set, sequence number advanced, FIN/PSH only on the last, CWR only on the
+   *   first, full TCP checksum. hdr_len is ignored (the kernel's is only a hint).
+   * - gso_type NONE: the packet is copied to outFirstSlot, its partial checksum completed
+   *   when NEEDS_CSUM (any protocol; csum_start >= 40).
+   * -1 for: not IPv6 or Payload Length != inLen - 40, another gso_type, more segments
+   *   than outCapacity - outFirstSlot, a segment longer than outSlotSize - outHeadroom.
+   * TypeError for bad arguments, and when the input packet overlaps the output slots.
+   */
+  tcpSegment(inBuf: Uint8Array, inOff: number, inLen: number, vnet: Uint8Array, vnetOff: number,
+    outBuf: Uint8Array, outSlotSize: number, outHeadroom: number, outFirstSlot: number, outCapacity: number,
+    outOffsets: Int32Array, outLengths: Int32Array): number;
+
+  /**
+   * Completes a partial (CHECKSUM_PARTIAL) checksum in place, as the kernel's
+   * skb_checksum_help does: sums buf[off+csumStart .. off+len) (the field holds the
+   * pseudo-header sum), folds, complements (0 becomes 0xffff) and stores it at
+   * off+csumStart+csumOffset. Returns false, changing nothing, when csumStart +
+   * csumOffset + 2 > len. TypeError when off/len lie outside buf.
+   */
+  checksumComplete(buf: Uint8Array, off: number, len: number, csumStart: number, csumOffset: number): boolean;
+
+  /**
+   * Userspace GRO for complete IPv6 packets: copies packets 0..inCount-1 (inBuf at
+   * inOffsets[i], inLengths[i]) into output slots 0, 1, ... in order, merging in-order
+   * TCP segments of a flow into super-packets (see native/src/offload.c for the rules),
+   * with each output's virtio-net header at outVnet[k*10 ..]. Returns the output count,
+   * or -1 when the outputs do not fit (more than outCapacity; a packet larger than
+   * outSlotSize - outHeadroom). outCapacity >= inCount always suffices. TypeError for
+   * bad arguments, and when inBuf overlaps the output slots.
+   */
+  tcpCoalesce(inBuf: Uint8Array, inOffsets: Int32Array, inLengths: Int32Array, inCount: number,
+    outBuf: Uint8Array, outSlotSize: number, outHeadroom: number, outCapacity: number,
+    outOffsets: Int32Array, outLengths: Int32Array, outVnet: Uint8Array): number;
 }
 
 /** The package root: the nearest ancestor of this module's directory with a package.json. */
