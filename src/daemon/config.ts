@@ -69,6 +69,11 @@ const HEX_NUMBER = /^0[xX][0-9a-fA-F]{1,12}$/;
 export interface TunConfig {
   readonly name: string;
   readonly mtu: number;
+  /**
+   * Open the TUN with a virtio-net header and TSO, segmenting and coalescing TCP in the
+   * data plane (default true); false moves one packet per TUN read or write.
+   */
+  readonly offload: boolean;
 }
 
 export interface DaemonConfig {
@@ -257,7 +262,7 @@ class Checker {
 }
 
 const TOP_KEYS = ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rulePriority', 'controlSocket', 'logLevel', 'contexts'] as const;
-const TUN_KEYS = ['name', 'mtu'] as const;
+const TUN_KEYS = ['name', 'mtu', 'offload'] as const;
 const CONTEXT_KEYS = ['name', 'localUlid', 'peerUlid', 'localLocators', 'peerLocators', 'localContextTag', 'peerContextTag', 'currentPair'] as const;
 const PAIR_KEYS = ['local', 'peer'] as const;
 
@@ -286,14 +291,17 @@ export function validateConfig(doc: unknown): DaemonConfig {
   const lv0 = c.field(top, '', 'locators', true);
   const locators = lv0 === undefined ? undefined : c.addressList(lv0, 'locators', CONFIG_LIMITS.locators);
 
-  let tun: TunConfig = { name: CONFIG_DEFAULTS.tunName, mtu: CONFIG_DEFAULTS.tunMtu };
+  let tun: TunConfig = { name: CONFIG_DEFAULTS.tunName, mtu: CONFIG_DEFAULTS.tunMtu, offload: true };
   const tv = c.field(top, '', 'tun', false);
   if (tv !== undefined) {
     const t = c.object(tv, 'tun', TUN_KEYS);
     if (t !== undefined) {
       const nv = c.field(t, 'tun', 'name', false);
       const mv = c.field(t, 'tun', 'mtu', false);
+      const ov = c.field(t, 'tun', 'offload', false);
+      if (ov !== undefined && typeof ov !== 'boolean') c.add('tun.offload', 'must be true or false');
       tun = {
+        offload: typeof ov === 'boolean' ? ov : tun.offload,
         name: nv === undefined ? tun.name : c.string(nv, 'tun.name', TUN_NAME, 'a TUN name ([A-Za-z0-9_-], at most 15 characters)') ?? tun.name,
         mtu: mv === undefined ? tun.mtu : c.uint(mv, 'tun.mtu', MTU_MIN, MTU_MAX, false) ?? tun.mtu,
       };

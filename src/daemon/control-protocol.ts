@@ -105,7 +105,7 @@ export interface StatusResult {
   readonly version: string;
   readonly pid: number;
   readonly uptimeSec: number;
-  readonly tun: { readonly name: string; readonly mtu: number };
+  readonly tun: { readonly name: string; readonly mtu: number; readonly offload?: boolean };
   readonly contexts: number;
   readonly counters: Counters;
 }

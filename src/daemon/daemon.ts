@@ -39,6 +39,8 @@ export interface DataPlaneHandle {
 export interface DataPlaneFactoryOptions {
   readonly tunName: string;
   readonly mtu: number;
+  /** TUN offloads: virtio-net header, TSO, userspace segmentation and coalescing. */
+  readonly offload: boolean;
   /** SO_MARK for the data plane's own output, so it bypasses the route table. */
   readonly fwmark: number;
   readonly events: DataPlaneEvents;
@@ -169,7 +171,7 @@ export class Daemon implements ControlHandler {
     this.ownsNetwork = true;
     await this.network.removeStaleState();
 
-    const dp = this.createDataPlane({ tunName: cfg.tun.name, mtu: cfg.tun.mtu, fwmark: cfg.fwmark, events: this.events() });
+    const dp = this.createDataPlane({ tunName: cfg.tun.name, mtu: cfg.tun.mtu, offload: cfg.tun.offload, fwmark: cfg.fwmark, events: this.events() });
     this.dataPlane = dp;
     this.log.info({ tun: dp.tunName }, 'TUN opened');
     await this.network.configureTun(dp.tunName);
@@ -249,7 +251,7 @@ export class Daemon implements ControlHandler {
       version: this.version,
       pid: this.pid,
       uptimeSec: Math.max(0, Math.floor((this.now() - this.startedAt) / 1000)),
-      tun: { name: dp.tunName, mtu: this.config.tun.mtu },
+      tun: { name: dp.tunName, mtu: this.config.tun.mtu, offload: this.config.tun.offload },
       contexts: dp.control.contexts().length,
       counters: dp.control.counters(),
     };

@@ -13,7 +13,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DataPlane } from '../dataplane/dataplane.js';
 import { IPPROTO_ICMPV6, openRawReceiver, openRawSender } from '../io/raw.js';
-import { openTun } from '../io/tun.js';
+import { openTun, TunOffload } from '../io/tun.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';
 import type { DataPlaneFactory } from './daemon.js';
 import { daemonMain } from './main.js';
@@ -23,7 +23,7 @@ const DEFAULT_MAX_PACKET = 9216;
 const MAX_PACKET_LIMIT = 65575;
 
 /** Opens the devices and builds the DataPlane over them; closes what it opened if any step fails. */
-export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, fwmark, events }) => {
+export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, offload, fwmark, events }) => {
   const opened: { close(): void }[] = [];
   const closeAll = (): void => {
     for (const d of opened.splice(0).reverse()) {
@@ -31,7 +31,9 @@ export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, fwmark, events }
     }
   };
   try {
-    const tun = openTun({ name: tunName });
+    const tun = offload
+      ? openTun({ name: tunName, vnetHdr: true, offloads: TunOffload.CSUM | TunOffload.TSO6 | TunOffload.TSO_ECN })
+      : openTun({ name: tunName });
     opened.push(tun);
     const sender = openRawSender(fwmark);
     opened.push(sender);
@@ -40,7 +42,7 @@ export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, fwmark, events }
     const icmp = openRawReceiver(IPPROTO_ICMPV6, { icmpErrorsOnly: true });
     opened.push(icmp);
     const maxPacket = Math.min(MAX_PACKET_LIMIT, Math.max(DEFAULT_MAX_PACKET, mtu + 8));
-    const dp = new DataPlane({ tun, sender, shim, icmp }, { events, maxPacket });
+    const dp = new DataPlane({ tun, sender, shim, icmp }, { events, maxPacket, offload });
     return {
       control: dp,
       tunName: tun.name,

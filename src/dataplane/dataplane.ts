@@ -6,6 +6,14 @@
  *   raw 140 receiver --processIngress--> TUN (delivered to the local stack)
  *   raw ICMPv6 errors receiver --processIcmpErrors--> TUN
  *
+ * With a TUN opened with a virtio-net header and TSO (`offload`), the TUN hands the
+ * egress pump TCP super-packets of up to 64 KiB: the kernel cannot segment a packet that
+ * carries a Shim6 header and a raw socket cannot send a GSO packet (LINUX-FACTS.md), so
+ * the pump cuts them into wire-sized segments first (src/io/offload.ts, in C), then
+ * rewrites and sends the segments in sendmmsg batches. The ingress pump merges restored
+ * segments of a flow back into super-packets before writing them to the TUN (userspace
+ * GRO), so the TUN takes one write per run instead of one per segment.
+ *
  * Each pump reads at most `maxBatchesPerWake` batches per wake-up, so one busy direction
  * cannot starve the others; readiness is level-triggered, so what is left wakes it
  * again on the next loop turn. Batches are allocated once, here; the per-packet work
@@ -13,6 +21,7 @@
  */
 import { PacketBatch } from '../io/batch.js';
 import type { RawReceiver, RawSender, TunDevice } from '../io/device.js';
+import { coalesce, segmentInto } from '../io/offload.js';
 import { ContextTagDemux, type Demux } from './demux.js';
 import { processEgress } from './egress.js';
 import { C, FastPathTable, type FastPathEntry } from './fastpath.js';
@@ -40,7 +49,15 @@ export interface DataPlaneOptions {
   readonly maxBatchesPerWake?: number;
   /** Unknown-tag and control reports allowed per batch (default 8). */
   readonly reportsPerBatch?: number;
+  /**
+   * Segment TUN super-packets on egress and coalesce on ingress; needs a TUN opened
+   * with vnetHdr (and TSO6 | CSUM offloads). Default: on when the TUN has vnetHdr.
+   */
+  readonly offload?: boolean;
 }
+
+/** Largest packet a TSO TUN hands up (IPv6 header + 65535). */
+const SUPER_PACKET = 65575;
 
 /** Headroom before each packet: 8 for the payload header, 32 to grow 8 into 40, rounded. */
 const HEADROOM = 64;
@@ -83,6 +100,10 @@ export class DataPlane implements DataPlaneControl {
   private readonly reports: IngressReports;
   private readonly reportsPerBatch: number;
   private readonly maxBatchesPerWake: number;
+  private readonly offload: boolean;
+  /** Offload only: the segments of egressBatch's super-packets, and ingress's merged runs. */
+  private readonly segmentBatch: PacketBatch | undefined;
+  private readonly coalesceBatch: PacketBatch | undefined;
   private running = false;
 
   constructor(devices: DataPlaneDevices, options: DataPlaneOptions = {}) {
@@ -92,7 +113,16 @@ export class DataPlane implements DataPlaneControl {
     const maxPacket = options.maxPacket ?? 9216;
     if (!Number.isInteger(maxPacket) || maxPacket < 1280 || maxPacket > 65575) throw new RangeError(`maxPacket must be 1280-65575, got ${maxPacket}`);
     const slot = HEADROOM + maxPacket + 8; // + 8: a rewritten packet grows
-    this.egressBatch = new PacketBatch(batchSize, slot, HEADROOM);
+    this.offload = options.offload ?? devices.tun.vnetHdr;
+    if (this.offload && !devices.tun.vnetHdr) throw new RangeError('offload needs a TUN opened with vnetHdr');
+    if (this.offload) {
+      // Super-packets in, up to 64 KiB each; segments out, sized like any packet.
+      this.egressBatch = new PacketBatch(Math.max(1, batchSize >> 2), HEADROOM + SUPER_PACKET + 8, HEADROOM);
+      this.segmentBatch = new PacketBatch(Math.max(batchSize, 128), slot, HEADROOM);
+      this.coalesceBatch = new PacketBatch(batchSize, HEADROOM + SUPER_PACKET + 8, HEADROOM);
+    } else {
+      this.egressBatch = new PacketBatch(batchSize, slot, HEADROOM);
+    }
     this.ingressBatch = new PacketBatch(batchSize, slot, HEADROOM);
     this.icmpBatch = new PacketBatch(Math.min(batchSize, 16), slot, HEADROOM);
     this.reportsPerBatch = options.reportsPerBatch ?? 8;
@@ -125,14 +155,51 @@ export class DataPlane implements DataPlaneControl {
       const read = this.devices.tun.readBatch(this.egressBatch);
       if (read === 0) break;
       total += read;
-      const toSend = processEgress(this.egressBatch, this.table, this.demux, this.global);
-      if (toSend > 0) {
-        const sent = this.devices.sender.writeBatch(this.egressBatch);
-        if (sent < toSend) this.global[C.dropSendFailed]! += toSend - sent;
-      }
+      if (this.segmentBatch === undefined) this.send(this.egressBatch);
+      else this.segmentAndSend(this.egressBatch, this.segmentBatch);
       if (read < this.egressBatch.capacity) break;
     }
     return total;
+  }
+
+  /** Rewrites a batch of wire-sized packets and sends it. */
+  private send(batch: PacketBatch): void {
+    const toSend = processEgress(batch, this.table, this.demux, this.global);
+    if (toSend > 0) {
+      const sent = this.devices.sender.writeBatch(batch);
+      if (sent < toSend) this.global[C.dropSendFailed]! += toSend - sent;
+    }
+  }
+
+  /** Cuts each (super-)packet of `input` into `seg`, sending `seg` whenever it fills. */
+  private segmentAndSend(input: PacketBatch, seg: PacketBatch): void {
+    seg.reset();
+    for (let i = 0; i < input.count; i++) {
+      let n = segmentInto(input, i, seg, seg.count);
+      if (n < 0 && seg.count > 0) {
+        // Perhaps only out of room: send what is there and try once more from slot 0.
+        this.send(seg);
+        seg.reset();
+        n = segmentInto(input, i, seg, 0);
+      }
+      if (n < 0) this.global[C.dropMalformed]!++;
+    }
+    if (seg.count > 0) this.send(seg);
+  }
+
+  /** Writes restored packets to the TUN, merged into super-packets when offloading. */
+  private deliver(batch: PacketBatch, count: number): void {
+    let out = batch;
+    if (this.coalesceBatch !== undefined) {
+      if (coalesce(batch, this.coalesceBatch) < 0) {
+        this.global[C.dropTunWriteFailed]! += count;
+        return;
+      }
+      out = this.coalesceBatch;
+    }
+    const toWrite = out.count;
+    const written = this.devices.tun.writeBatch(out);
+    if (written < toWrite) this.global[C.dropTunWriteFailed]! += toWrite - written;
   }
 
   /** Reads, restores and delivers what the Shim6 socket has; returns datagrams read. */
@@ -144,10 +211,7 @@ export class DataPlane implements DataPlaneControl {
       total += read;
       this.reports.budget = this.reportsPerBatch;
       const toWrite = processIngress(this.ingressBatch, this.table, this.demux, this.global, this.reports);
-      if (toWrite > 0) {
-        const written = this.devices.tun.writeBatch(this.ingressBatch);
-        if (written < toWrite) this.global[C.dropTunWriteFailed]! += toWrite - written;
-      }
+      if (toWrite > 0) this.deliver(this.ingressBatch, toWrite);
       if (read < this.ingressBatch.capacity) break;
     }
     return total;

@@ -46,7 +46,7 @@ describe('valid configurations', () => {
     const cfg = parseConfig(readFileSync(join(ROOT, 'examples/config/host-a.json'), 'utf8'));
     expect(cfg.interfaces).toEqual(['eth1', 'eth2']);
     expect(cfg.locators.map((a) => formatIpv6(a))).toEqual(['2001:db8:1:a::1', '2001:db8:2:a::1']);
-    expect(cfg).toMatchObject({ tun: { name: 'shim6tun0', mtu: 1492 }, fwmark: 20534, routeTable: 20534, rulePriority: 100, controlSocket: '/run/shim6/shim6d.sock', logLevel: 'info' });
+    expect(cfg).toMatchObject({ tun: { name: 'shim6tun0', mtu: 1492, offload: true }, fwmark: 20534, routeTable: 20534, rulePriority: 100, controlSocket: '/run/shim6/shim6d.sock', logLevel: 'info' });
     const [c] = cfg.contexts;
     expect(c).toMatchObject({ name: 'hB', localContextTag: 4660, peerContextTag: 22136 });
     expect(formatIpv6(c!.currentLocal)).toBe('2001:db8:1:a::1');
@@ -113,6 +113,7 @@ describe('each rule broken on its own', () => {
     ['tun name with a dot', (d) => { d['tun'].name = 'tun.0'; }, 'tun.name', /not a TUN name/],
     ['tun MTU below 1280', (d) => { d['tun'].mtu = 1279; }, 'tun.mtu', /must be in 1280\.\.65535, not 1279/],
     ['tun MTU not an integer', (d) => { d['tun'].mtu = 1400.5; }, 'tun.mtu', /must be an integer/],
+    ['tun offload not a boolean', (d) => { d['tun'].offload = 'yes'; }, 'tun.offload', /must be true or false/],
     ['fwmark 0', (d) => { d['fwmark'] = 0; }, 'fwmark', /must be in 1\.\.4294967295/],
     ['fwmark too large', (d) => { d['fwmark'] = 2 ** 32; }, 'fwmark', /must be in/],
     ['fwmark bad hex', (d) => { d['fwmark'] = '0xzz'; }, 'fwmark', /"0x\.\.\." hex string/],

@@ -156,7 +156,7 @@ describe('control operations', () => {
     r.clock.t += 125_900;
     r.f.dataPlane.bump('hB', 'egressPackets', 3);
     expect(await result(r, 'status')).toEqual({
-      version: '9.9.9', pid: 4242, uptimeSec: 125, tun: { name: 'shim6tun0', mtu: 1492 }, contexts: 2,
+      version: '9.9.9', pid: 4242, uptimeSec: 125, tun: { name: 'shim6tun0', mtu: 1492, offload: true }, contexts: 2,
       counters: expect.objectContaining({ egressPackets: 3, ingressPackets: 0 }),
     });
   });
