@@ -16,65 +16,48 @@
  * socket cannot send them: LINUX-FACTS.md, "TUN on this kernel").
  */
 import type { PacketBatch } from './batch.js';
-import { DeviceError, type RawReceiver, type RawSender } from './device.js';
+import type { RawReceiver, RawSender } from './device.js';
 import { loadNative, toDeviceError, type NativeAddon } from './native.js';
+import { NativeFd } from './native-fd.js';
 
 /** IP protocol number of ICMPv6 (RFC 4443 §1; IANA Assigned Internet Protocol Numbers). */
 export const IPPROTO_ICMPV6 = 58;
 
 class NativeRawSender implements RawSender {
-  readonly #addon: NativeAddon;
-  #fd: number;
+  readonly #fd: NativeFd;
 
   constructor(addon: NativeAddon, fd: number) {
-    this.#addon = addon;
-    this.#fd = fd;
+    this.#fd = new NativeFd(addon, fd, 'raw sender');
   }
 
   writeBatch(batch: PacketBatch): number {
-    if (this.#fd < 0) throw new DeviceError('closed', 'writeBatch: raw sender is closed');
+    const fd = this.#fd.open('writeBatch');
     try {
-      return this.#addon.rawSend(this.#fd, batch.buffer, batch.offsets, batch.lengths, batch.count);
+      return this.#fd.addon.rawSend(fd, batch.buffer, batch.offsets, batch.lengths, batch.count);
     } catch (error) {
       throw toDeviceError(error);
     }
   }
 
   close(): void {
-    if (this.#fd < 0) return;
-    const fd = this.#fd;
-    this.#fd = -1;
-    try {
-      this.#addon.closeFd(fd);
-    } catch (error) {
-      throw toDeviceError(error);
-    }
+    this.#fd.close();
   }
 }
 
 class NativeRawReceiver implements RawReceiver {
   readonly protocol: number;
-  readonly #addon: NativeAddon;
-  #fd: number;
-  /** pollStart handle, 0 when not polling. */
-  #poll = 0;
-  #onReadable: (() => void) | null = null;
-  /** The one function the poll calls; forwards to the current callback. */
-  readonly #fire = (): void => {
-    this.#onReadable?.();
-  };
+  readonly #fd: NativeFd;
 
   constructor(addon: NativeAddon, fd: number, protocol: number) {
-    this.#addon = addon;
-    this.#fd = fd;
+    this.#fd = new NativeFd(addon, fd, `raw receiver for protocol ${protocol}`);
     this.protocol = protocol;
   }
 
   readBatch(batch: PacketBatch): number {
     batch.reset();
-    const fd = this.#open('readBatch');
+    const fd = this.#fd.open('readBatch');
     try {
-      batch.count = this.#addon.rawReceive(fd, batch.buffer, batch.slotSize, batch.headroom, batch.capacity,
+      batch.count = this.#fd.addon.rawReceive(fd, batch.buffer, batch.slotSize, batch.headroom, batch.capacity,
         batch.offsets, batch.lengths, batch.addrs, batch.info);
     } catch (error) {
       throw toDeviceError(error);
@@ -83,36 +66,11 @@ class NativeRawReceiver implements RawReceiver {
   }
 
   onReadable(cb: (() => void) | null): void {
-    if (cb !== null) this.#open('onReadable');
-    this.#onReadable = cb;
-    if (cb !== null && this.#poll === 0) {
-      try {
-        this.#poll = this.#addon.pollStart(this.#fd, this.#fire);
-      } catch (error) {
-        this.#onReadable = null;
-        throw toDeviceError(error);
-      }
-    } else if (cb === null && this.#poll !== 0) {
-      this.#addon.pollStop(this.#poll);
-      this.#poll = 0;
-    }
+    this.#fd.onReadable(cb);
   }
 
   close(): void {
-    if (this.#fd < 0) return;
-    this.onReadable(null);
-    const fd = this.#fd;
-    this.#fd = -1;
-    try {
-      this.#addon.closeFd(fd);
-    } catch (error) {
-      throw toDeviceError(error);
-    }
-  }
-
-  #open(operation: string): number {
-    if (this.#fd < 0) throw new DeviceError('closed', `${operation}: raw receiver for protocol ${this.protocol} is closed`);
-    return this.#fd;
+    this.#fd.close();
   }
 }
 

@@ -14,8 +14,9 @@
  * GSO/GRO in userspace.
  */
 import type { PacketBatch } from './batch.js';
-import { DeviceError, type TunDevice } from './device.js';
+import type { TunDevice } from './device.js';
 import { loadNative, toDeviceError, type NativeAddon } from './native.js';
+import { NativeFd } from './native-fd.js';
 
 /**
  * The TUN_F_* offload bits (linux/if_tun.h), for `TunOptions.offloads`: the addon's
@@ -52,28 +53,19 @@ export interface TunOptions {
 class NativeTun implements TunDevice {
   readonly name: string;
   readonly vnetHdr: boolean;
-  readonly #addon: NativeAddon;
-  #fd: number;
-  /** pollStart handle, 0 when not polling. */
-  #poll = 0;
-  #onReadable: (() => void) | null = null;
-  /** The one function the poll calls; forwards to the current callback. */
-  readonly #fire = (): void => {
-    this.#onReadable?.();
-  };
+  readonly #fd: NativeFd;
 
   constructor(addon: NativeAddon, fd: number, name: string, vnetHdr: boolean) {
-    this.#addon = addon;
-    this.#fd = fd;
+    this.#fd = new NativeFd(addon, fd, `TUN device ${name}`);
     this.name = name;
     this.vnetHdr = vnetHdr;
   }
 
   readBatch(batch: PacketBatch): number {
     batch.reset();
-    const fd = this.#open('readBatch');
+    const fd = this.#fd.open('readBatch');
     try {
-      batch.count = this.#addon.tunRead(fd, batch.buffer, batch.slotSize, batch.headroom, batch.capacity,
+      batch.count = this.#fd.addon.tunRead(fd, batch.buffer, batch.slotSize, batch.headroom, batch.capacity,
         batch.offsets, batch.lengths, this.vnetHdr ? batch.vnet : null);
     } catch (error) {
       throw toDeviceError(error);
@@ -82,9 +74,9 @@ class NativeTun implements TunDevice {
   }
 
   writeBatch(batch: PacketBatch): number {
-    const fd = this.#open('writeBatch');
+    const fd = this.#fd.open('writeBatch');
     try {
-      return this.#addon.tunWrite(fd, batch.buffer, batch.offsets, batch.lengths, batch.count,
+      return this.#fd.addon.tunWrite(fd, batch.buffer, batch.offsets, batch.lengths, batch.count,
         this.vnetHdr ? batch.vnet : null);
     } catch (error) {
       throw toDeviceError(error);
@@ -92,36 +84,11 @@ class NativeTun implements TunDevice {
   }
 
   onReadable(cb: (() => void) | null): void {
-    if (cb !== null) this.#open('onReadable');
-    this.#onReadable = cb;
-    if (cb !== null && this.#poll === 0) {
-      try {
-        this.#poll = this.#addon.pollStart(this.#fd, this.#fire);
-      } catch (error) {
-        this.#onReadable = null;
-        throw toDeviceError(error);
-      }
-    } else if (cb === null && this.#poll !== 0) {
-      this.#addon.pollStop(this.#poll);
-      this.#poll = 0;
-    }
+    this.#fd.onReadable(cb);
   }
 
   close(): void {
-    if (this.#fd < 0) return;
-    this.onReadable(null);
-    const fd = this.#fd;
-    this.#fd = -1;
-    try {
-      this.#addon.closeFd(fd);
-    } catch (error) {
-      throw toDeviceError(error);
-    }
-  }
-
-  #open(operation: string): number {
-    if (this.#fd < 0) throw new DeviceError('closed', `${operation}: TUN device ${this.name} is closed`);
-    return this.#fd;
+    this.#fd.close();
   }
 }
 
