@@ -791,7 +791,9 @@ describe('coalesce (userspace GRO)', () => {
       });
       fill(inBatch, input.map((x) => x.pkt));
       const n = coalesce(inBatch, out);
-      expect(n).toBeGreaterThan(0);
+      // (A flow of one packet that the scenario drops leaves no input at all.)
+      expect(n).toBe(input.length === 0 ? 0 : n);
+      if (input.length > 0) expect(n).toBeGreaterThan(0);
       expect(n).toBeLessThanOrEqual(input.length);
       // Expand the outputs and regroup by flow (source port; UDP apart).
       const restored = new Map<number, Uint8Array[]>();
