@@ -10,8 +10,8 @@
  * hex, an unreadable file); 2 usage error, with one line on stderr naming the problem.
  * All file and stream I/O of the tool is here; `decode.ts` and `encode.ts` are pure.
  */
-import { readFileSync } from 'node:fs';
 import { readPcapFile } from '../io/pcap.js';
+import { packageVersion } from '../version.js';
 import { parseFlags, type FlagSpecs } from './args.js';
 import { err, EXIT_INVALID, EXIT_OK, out, readText, usage } from './output.js';
 import { decodeHexText, decodePcap, type DecodedRecord, type DecodeLayer } from './decode.js';
@@ -95,18 +95,6 @@ const ENCODE_FLAGS: FlagSpecs = {
   help: { value: false, short: 'h' },
 };
 
-function version(): string {
-  // dist/src/cli/shim6.js or src/cli/shim6.ts: the package.json is a few levels up.
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'shim6' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not at this level
-    }
-  }
-  return 'unknown';
-}
 
 function printRecords(records: readonly DecodedRecord[], pretty: boolean): number {
   let invalid = 0;
@@ -173,7 +161,7 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (first) {
     case undefined: return usage('missing command');
     case '-h': case '--help': out(MAIN_HELP); return EXIT_OK;
-    case '-V': case '--version': out(`shim6 ${version()}\n`); return EXIT_OK;
+    case '-V': case '--version': out(`shim6 ${packageVersion()}\n`); return EXIT_OK;
     case 'decode': return decodeCommand(rest);
     case 'encode': return encodeCommand(rest);
     case 'cga': return cryptoCommand('cga', rest);

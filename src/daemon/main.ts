@@ -7,9 +7,9 @@
  * Exit codes: 0 stopped by SIGINT/SIGTERM (or --check/--help passed), 1 invalid
  * configuration, failed startup or a fatal error (after teardown), 2 usage error.
  */
-import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { packageVersion } from '../version.js';
 import { CONFIG_LIMITS, ConfigError, LOG_LEVELS, parseConfig, type DaemonConfig, type LogLevel } from './config.js';
 import { Daemon, type DaemonOptions, type DataPlaneFactory } from './daemon.js';
 import { createLogger, type Log } from './log.js';
@@ -51,19 +51,6 @@ export interface DaemonMainIo {
   readonly daemonOptions?: Partial<Pick<DaemonOptions, 'now' | 'pid' | 'control'>>;
   /** Called once the daemon runs (tests use it to talk to it, then emit a signal). */
   readonly onRunning?: (daemon: Daemon) => void;
-}
-
-/** The package version, from the package.json a few levels above this module. */
-export function packageVersion(): string {
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
-      if (pkg.name === 'shim6' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not at this level
-    }
-  }
-  return 'unknown';
 }
 
 const defaultIo = (): DaemonMainIo => ({

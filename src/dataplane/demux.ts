@@ -6,7 +6,8 @@
  */
 import { insertPayloadHeader } from '../wire/payload.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';
-import type { FastPathEntry, FastPathTable } from './fastpath.js';
+import { readU32 } from '../wire/bytes.js';
+import { tagHiAt, type FastPathEntry, type FastPathTable } from './fastpath.js';
 
 /** `classify` results other than an entry index. */
 export const CLASSIFY_UNKNOWN = -1;
@@ -51,8 +52,8 @@ export class ContextTagDemux implements Demux {
     // §5.2/§5.3: P = 1 marks the payload header, P = 0 a control message.
     if ((b[off + 2]! & 0x80) === 0) return CLASSIFY_CONTROL;
     if (b[off + 1] !== 0) return CLASSIFY_MALFORMED; // Hdr Ext Len must be 0
-    const hi = ((b[off + 2]! & 0x7f) << 8) | b[off + 3]!;
-    const lo = ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
+    const hi = tagHiAt(b, off);
+    const lo = readU32(b, off + 4);
     const index = table.findLocalTag(hi, lo);
     if (index >= 0) return index;
     this.lastTag = hi * 0x100000000 + lo;

@@ -68,6 +68,11 @@ export function tagLo(tag: number): number {
   return tag >>> 0;
 }
 
+/** The high 15 bits of the context tag of the Shim6 header at `off` (its low 32: readU32 at off + 4). */
+export function tagHiAt(b: Uint8Array, off: number): number {
+  return ((b[off + 2]! & 0x7f) << 8) | b[off + 3]!;
+}
+
 /** Compares 16 octets of `a` at `ao` with 16 of `b` at `bo`. */
 export function equal16(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
   for (let i = 0; i < 16; i++) if (a[ao + i] !== b[bo + i]) return false;

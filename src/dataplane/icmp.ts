@@ -20,8 +20,9 @@
  * the 8 removed from the packet in error).
  */
 import { ADDRS_STRIDE, INFO_HOP_LIMIT, INFO_STRIDE, INFO_TCLASS, type PacketBatch } from '../io/batch.js';
+import { foldChecksum, readU32, sumWords, writeU32 } from '../wire/bytes.js';
 import { locateResult, locateShim6 } from '../wire/exthdr.js';
-import { C, type FastPathTable } from './fastpath.js';
+import { C, tagHiAt, type FastPathTable } from './fastpath.js';
 
 export const ICMP6_DST_UNREACH = 1;
 export const ICMP6_PACKET_TOO_BIG = 2;
@@ -30,20 +31,6 @@ export const ICMP6_PARAM_PROB = 4;
 export const IPPROTO_ICMPV6 = 58;
 /** RFC 8200 §5: the minimum link MTU, the floor of a translated Packet Too Big. */
 export const IPV6_MIN_MTU = 1280;
-
-/** Adds the 16-bit words of b[start, end) to a running one's complement sum (unfolded). */
-export function sumWords(b: Uint8Array, start: number, end: number, sum: number): number {
-  let i = start;
-  for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (i < end) sum += b[i]! << 8;
-  return sum;
-}
-
-/** Folds and complements a sum into a 16-bit Internet checksum. */
-export function foldChecksum(sum: number): number {
-  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  return ~sum & 0xffff;
-}
 
 /**
  * The ICMPv6 checksum (RFC 4443 §2.3) of the message at b[start, start+len), with the
@@ -54,17 +41,6 @@ export function icmpv6Checksum(b: Uint8Array, start: number, len: number, src: U
   sum = sumWords(dst, dstOff, dstOff + 16, sum);
   sum += Math.floor(len / 0x10000) + (len & 0xffff) + IPPROTO_ICMPV6;
   return foldChecksum(sumWords(b, start, start + len, sum));
-}
-
-function readU32(b: Uint8Array, off: number): number {
-  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
-}
-
-function writeU32(b: Uint8Array, off: number, v: number): void {
-  b[off] = v >>> 24;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
 }
 
 /** Translates `batch`'s ICMPv6 errors in place; returns how many to deliver to the TUN. */
@@ -83,9 +59,7 @@ export function processIcmpErrors(batch: PacketBatch, table: FastPathTable, g: F
     const shim = locateShim6(b, inner, innerLen);
     if (shim < 0 || (b[shim + 2]! & 0x80) === 0) continue; // not a rewritten payload packet
     const nhOff = locateResult[1]!;
-    const hi = ((b[shim + 2]! & 0x7f) << 8) | b[shim + 3]!;
-    const lo = readU32(b, shim + 4);
-    const index = table.findPeerTag(hi, lo, b, inner + 8, b, inner + 24);
+    const index = table.findPeerTag(tagHiAt(b, shim), readU32(b, shim + 4), b, inner + 8, b, inner + 24);
     if (index < 0) {
       g[C.dropIcmpUnmatched]!++;
       continue;

@@ -27,8 +27,14 @@ function copyOut(batch: PacketBatch): Uint8Array[] {
 class Readiness {
   private cb: (() => void) | null = null;
   private scheduled = false;
+  private readonly pending: () => boolean;
+  constructor(pending: () => boolean) {
+    this.pending = pending;
+  }
+  /** Sets the callback (null stops) and, when packets already wait, schedules it. */
   set(cb: (() => void) | null): void {
     this.cb = cb;
+    if (cb !== null && this.pending()) this.notify();
   }
   /** Calls the callback on a later turn of the event loop, once per burst of injections. */
   notify(): void {
@@ -58,7 +64,7 @@ export class MemoryTun implements TunDevice {
   readonly written: Uint8Array[] = [];
   readonly writtenVnet: Uint8Array[] = [];
   private readonly queue: { packet: Uint8Array; vnet?: Uint8Array }[] = [];
-  private readonly readiness = new Readiness();
+  private readonly readiness = new Readiness(() => this.queue.length > 0);
   private writeLimit: number;
   private closed = false;
 
@@ -111,7 +117,6 @@ export class MemoryTun implements TunDevice {
 
   onReadable(cb: (() => void) | null): void {
     this.readiness.set(cb);
-    if (cb !== null && this.queue.length > 0) this.readiness.notify();
   }
 
   close(): void {
@@ -164,7 +169,7 @@ export interface InjectedDatagram {
 export class MemoryRawReceiver implements RawReceiver {
   readonly protocol: number;
   private readonly queue: InjectedDatagram[] = [];
-  private readonly readiness = new Readiness();
+  private readonly readiness = new Readiness(() => this.queue.length > 0);
   private closed = false;
 
   constructor(protocol: number) {
@@ -205,7 +210,6 @@ export class MemoryRawReceiver implements RawReceiver {
 
   onReadable(cb: (() => void) | null): void {
     this.readiness.set(cb);
-    if (cb !== null && this.queue.length > 0) this.readiness.notify();
   }
 
   close(): void {

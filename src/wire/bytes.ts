@@ -62,14 +62,23 @@ export function checkRange(name: string, v: number, max: number): void {
   }
 }
 
-/** One's complement of the one's complement sum of 16-bit words (RFC 5533 §5.3: no pseudo-header). */
-export function internetChecksum(b: Uint8Array, start: number, end: number): number {
-  let sum = 0;
+/** Adds the 16-bit big-endian words of b[start, end) to a running, unfolded one's complement sum. */
+export function sumWords(b: Uint8Array, start: number, end: number, sum: number): number {
   let i = start;
   for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
   if (i < end) sum += b[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return sum;
+}
+
+/** Folds a sum from `sumWords` to 16 bits and complements it: the Internet checksum. */
+export function foldChecksum(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   return ~sum & 0xffff;
+}
+
+/** One's complement of the one's complement sum of 16-bit words (RFC 5533 §5.3: no pseudo-header). */
+export function internetChecksum(b: Uint8Array, start: number, end: number): number {
+  return foldChecksum(sumWords(b, start, end, 0));
 }
 
 /** True when every byte in [start, end) is zero. */

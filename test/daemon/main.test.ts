@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../src/daemon/control-client.js';
 import type { DataPlaneFactory } from '../../src/daemon/daemon.js';
 import { RateLimiter } from '../../src/daemon/log.js';
-import { daemonMain, packageVersion, type DaemonMainIo } from '../../src/daemon/main.js';
+import { daemonMain, type DaemonMainIo } from '../../src/daemon/main.js';
+import { packageVersion } from '../../src/version.js';
 import { exampleConfigJson, fakeFactory, HOST_A_ADDRESSES, recordingLog, recordingRunner, tempDir } from './fakes.js';
 
 let tmp: { dir: string; remove: () => void };

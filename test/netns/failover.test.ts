@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ipv6FromRecord, parsePcap } from '../../src/io/pcap.js';
+import { formatIpv6 } from '../../src/wire/address.js';
+import { isPayloadHeader, readPayloadContextTag } from '../../src/wire/payload.js';
 import { ADDR, describeNetns, ROOT, sleep, startStreamClient, startStreamServer, Topology, type TrackedChild } from './topology.js';
 
 const SHIM6D = join(ROOT, 'dist/src/daemon/shim6d.js');
@@ -92,20 +94,10 @@ function payloadHeaders(pcap: Uint8Array): [string, string, number][] {
   if (!parsed.ok) throw new Error(`capture: ${parsed.error.message}`);
   for (const record of parsed.value.records) {
     const p = ipv6FromRecord(parsed.value.linkType, record.data);
-    if (p === undefined || p.length < 48 || p[6] !== 140 || (p[42]! & 0x80) === 0) continue;
-    const hex = (o: number) => Array.from(p.subarray(o, o + 16), (x) => x.toString(16).padStart(2, '0')).join('');
-    const tag = (p[42]! & 0x7f) * 2 ** 40 + p[43]! * 2 ** 32 + ((p[44]! << 24) >>> 0) + (p[45]! << 16) + (p[46]! << 8) + p[47]!;
-    out.push([hex(8), hex(24), tag]);
+    if (p === undefined || p.length < 48 || p[6] !== 140 || !isPayloadHeader(p, 40)) continue;
+    out.push([formatIpv6(p, 8), formatIpv6(p, 24), readPayloadContextTag(p, 40)]);
   }
   return out;
-}
-
-function hexOf(addr: string): string {
-  // The four test addresses are 2001:db8:X:Y::1 / ::ff
-  const [a, b, c, d] = addr.split('::')[0]!.split(':');
-  const tail = addr.split('::')[1]!;
-  const words = [a, b, c, d, '0', '0', '0', tail].map((w) => w!.padStart(4, '0'));
-  return words.join('');
 }
 
 describeNetns('shim6d in network namespaces: a TCP session survives the loss of its ISP', () => {
@@ -203,8 +195,8 @@ describeNetns('shim6d in network namespaces: a TCP session survives the loss of 
     }
     // The capture shows the Payload Extension header with the receiver's tag each way.
     const seen = payloadHeaders(new Uint8Array(readFileSync(capture)));
-    const aToB = seen.filter(([s, d]) => s === hexOf(ADDR.A2) && d === hexOf(ADDR.B2));
-    const bToA = seen.filter(([s, d]) => s === hexOf(ADDR.B2) && d === hexOf(ADDR.A2));
+    const aToB = seen.filter(([s, d]) => s === ADDR.A2 && d === ADDR.B2);
+    const bToA = seen.filter(([s, d]) => s === ADDR.B2 && d === ADDR.A2);
     expect(aToB.length).toBeGreaterThan(100);
     expect(bToA.length).toBeGreaterThan(10);
     expect(new Set(aToB.map(([, , tag]) => tag))).toEqual(new Set([TAG_B]));
