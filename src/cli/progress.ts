@@ -29,21 +29,23 @@ function duration(s: number): string {
 
 /**
  * A bar for a search whose expected amount of work is `expected` units (the search may
- * finish before or after it: the bar shows the share of the expected work done).
+ * finish before or after it: the bar shows the share of the expected work done). The
+ * first update always draws; `now` (milliseconds) is injectable for tests.
  */
-export function progressBar(label: string, expected: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progressBar(label: string, expected: number, stream: NodeJS.WriteStream = process.stderr,
+  now: () => number = () => performance.now()): Progress {
   if (!stream.isTTY) return NO_PROGRESS;
-  const t0 = performance.now();
-  let last = 0;
+  const t0 = now();
+  let last = -Infinity;
   const width = 24;
   return {
     update(done: number): void {
-      const now = performance.now();
-      if (now - last < 200) return;
-      last = now;
+      const t = now();
+      if (t - last < 200) return;
+      last = t;
       const share = Math.min(1, done / expected);
       const filled = Math.round(share * width);
-      const rate = done / ((now - t0) / 1000);
+      const rate = done / (Math.max(1, t - t0) / 1000);
       const left = done < expected ? (expected - done) / rate : 0;
       stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(0)}% of expected, ${human(done)} hashes, ${human(rate)}/s, ~${duration(left)} left `);
     },

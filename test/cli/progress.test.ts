@@ -23,10 +23,13 @@ describe('progressBar', () => {
 
   it('on a terminal draws one line with the share of the expected work, then erases it', () => {
     const { stream, written } = fakeStream(true);
-    const bar = progressBar('CGA Sec 2 search', 1000, stream);
+    let clock = 1000;
+    const bar = progressBar('CGA Sec 2 search', 1000, stream, () => clock);
+    clock += 50;
     bar.update(500);
     expect(written).toHaveLength(1);
     expect(written[0]).toMatch(/^\rCGA Sec 2 search \[#{12}\.{12}\] 50% of expected, 500 hashes, /);
+    clock += 150;
     bar.update(600); // within 200 ms of the last draw: skipped
     expect(written).toHaveLength(1);
     bar.finish();
