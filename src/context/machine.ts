@@ -20,7 +20,7 @@
  */
 import { bytesEqual } from '../wire/bytes.js';
 import { dropped, establishmentTimeout, receiveI1, receiveI2, receiveIcmpNoSupport, receiveR1, receiveR1bis, receiveR2, startI1, triggeredResend } from './establishment.js';
-import { ulidOnly } from './locators.js';
+import { hasAddress, ulidOnly } from './locators.js';
 import { ContextState, DropReason, type ContextAction, type ContextEnv, type ContextInput, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from './types.js';
 import { localLocatorsChanged, receiveError, receiveUpdateAck, receiveUpdateRequest, updateTimeout } from './update.js';
 
@@ -195,6 +195,14 @@ function dispatch(ctx: ShimContext, input: ContextInput, now: number, env: Conte
       if (env.policy.onConfusion === 'discard') return toIdle(ctx, 'context confusion: the peer reused CT(peer) (§7.15)');
       const r = startI1({ ...ctx, state: ContextState.I1_SENT, lsPeer: ulidOnly(ctx.ulidPeer), genPeer: undefined, lpLocal: ctx.ulidLocal, lpPeer: ctx.ulidPeer, ulidOption: false }, now, env);
       return { ctx: r.ctx, actions: [{ kind: 'notify', event: 'confusion', ctx: r.ctx, detail: 're-establishing with a new I1 (§7.15)' }, ...r.actions] };
+    }
+    case 'switch-pair': {
+      if (ctx.state !== ContextState.ESTABLISHED && ctx.state !== ContextState.I2BIS_SENT) return dropped(ctx, DropReason.NotForState);
+      const localOk = bytesEqual(input.lpLocal, ctx.ulidLocal) || hasAddress(ctx.lsLocal, input.lpLocal);
+      const peerOk = bytesEqual(input.lpPeer, ctx.ulidPeer) || ctx.lsPeer.some((l) => l.verified && bytesEqual(l.address, input.lpPeer));
+      if (!localOk || !peerOk) return dropped(ctx, DropReason.BadLocatorSet);
+      if (bytesEqual(input.lpLocal, ctx.lpLocal) && bytesEqual(input.lpPeer, ctx.lpPeer)) return { ctx, actions: [] };
+      return { ctx: { ...ctx, lpLocal: input.lpLocal, lpPeer: input.lpPeer }, actions: [] };
     }
     case 'teardown':
       return toIdle(ctx, input.reason);

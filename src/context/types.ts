@@ -151,6 +151,8 @@ export type ContextInput =
   | { readonly kind: 'error'; readonly error: ErrorMessage; readonly inError: ControlMessage | undefined }
   /** Ls(local) or its preferences changed (§10.1). */
   | { readonly kind: 'local-locators'; readonly locators: readonly Locator[]; readonly preferences: readonly LocatorPreference[] | undefined }
+  /** Use another locator pair (REAP's decision, RFC 5534; or an operator's): Lp(local) ∈ Ls(local), Lp(peer) a verified member of Ls(peer). */
+  | { readonly kind: 'switch-pair'; readonly lpLocal: Uint8Array; readonly lpPeer: Uint8Array }
   /** Another context now owns CT(peer) with overlapping Ls(peer) (§7.15). */
   | { readonly kind: 'confused' }
   | { readonly kind: 'teardown'; readonly reason: string };

@@ -273,6 +273,18 @@ export class ShimEngine {
     return ctx.state === ContextState.IDLE ? { ok: false, code: 'no-identity' } : { ok: true, ctx };
   }
 
+  /**
+   * Switches a context's current locator pair (§11.1); REAP (RFC 5534) or an operator
+   * decides. Lp(local) must be in Ls(local) and Lp(peer) a verified member of Ls(peer).
+   * Returns false, and changes nothing, otherwise.
+   */
+  setCurrentPair(id: number, lpLocal: Uint8Array, lpPeer: Uint8Array, now: number): boolean {
+    const ctx = this.#table.get(id);
+    if (ctx === undefined) return false;
+    const next = this.#step(ctx, { kind: 'switch-pair', lpLocal, lpPeer }, now);
+    return bytesEqual(next.lpLocal, lpLocal) && bytesEqual(next.lpPeer, lpPeer);
+  }
+
   /** Removes a context at once (§9: each host may tear down unilaterally). */
   teardown(id: number, now: number, reason = 'teardown requested'): boolean {
     const ctx = this.#table.get(id);
