@@ -8,6 +8,7 @@ import { runCryptoBench } from './crypto.js';
 import { runWireBench } from './wire.js';
 import { runDataplaneBench } from './dataplane.js';
 import { runNetnsBench } from './netns.js';
+import { runContextBench } from './context.js';
 
 function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
@@ -48,4 +49,5 @@ lines.push(`| ingress | ${perPacket('ingress', 'restoreIngressOnly').toFixed(1)}
 lines.push('');
 lines.push(...(await runNetnsBench()).lines);
 lines.push(...(await runCryptoBench()).lines);
+lines.push(...(await runContextBench()).lines);
 console.log(lines.join('\n'));

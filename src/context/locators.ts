@@ -80,39 +80,22 @@ export interface MessageOptions {
 }
 
 export function readOptions(options: readonly Option[]): MessageOptions {
-  let locatorList: LocatorListOption | undefined;
-  let preferences: LocatorPreferencesOption | undefined;
-  let locatorListIndex = -1;
-  let preferencesIndex = -1;
-  let pds: Uint8Array | undefined;
-  let signature: Uint8Array | undefined;
-  let validator: Uint8Array | undefined;
-  let ulidPair: MessageOptions['ulidPair'];
-  let fii = 0;
+  const out: { -readonly [K in keyof MessageOptions]: MessageOptions[K] } = { locatorListIndex: -1, preferencesIndex: -1, fii: 0 };
   let fiiSeen = false;
-  options.forEach((o, i) => {
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i]!;
     switch (o.kind) {
-      case 'LocatorList': if (locatorList === undefined) { locatorList = o; locatorListIndex = i; } break;
-      case 'LocatorPreferences': if (preferences === undefined) { preferences = o; preferencesIndex = i; } break;
-      case 'CgaParameterDataStructure': pds ??= o.pds; break;
-      case 'CgaSignature': signature ??= o.signature; break;
-      case 'ResponderValidator': validator ??= o.validator; break;
-      case 'UlidPair': ulidPair ??= { sender: o.senderUlid, receiver: o.receiverUlid }; break;
-      case 'ForkedInstanceIdentifier': if (!fiiSeen) { fii = o.forkedInstanceId; fiiSeen = true; } break;
+      case 'LocatorList': if (out.locatorList === undefined) { out.locatorList = o; out.locatorListIndex = i; } break;
+      case 'LocatorPreferences': if (out.preferences === undefined) { out.preferences = o; out.preferencesIndex = i; } break;
+      case 'CgaParameterDataStructure': out.pds ??= o.pds; break;
+      case 'CgaSignature': out.signature ??= o.signature; break;
+      case 'ResponderValidator': out.validator ??= o.validator; break;
+      case 'UlidPair': out.ulidPair ??= { sender: o.senderUlid, receiver: o.receiverUlid }; break;
+      case 'ForkedInstanceIdentifier': if (!fiiSeen) { out.fii = o.forkedInstanceId; fiiSeen = true; } break;
       default: break;
     }
-  });
-  return {
-    ...(locatorList === undefined ? {} : { locatorList }),
-    locatorListIndex,
-    ...(preferences === undefined ? {} : { preferences }),
-    preferencesIndex,
-    ...(pds === undefined ? {} : { pds }),
-    ...(signature === undefined ? {} : { signature }),
-    ...(validator === undefined ? {} : { validator }),
-    ...(ulidPair === undefined ? {} : { ulidPair }),
-    fii,
-  };
+  }
+  return out;
 }
 
 /** Offset from the packet's first octet of option `index` of a message whose Shim6 header is at `shimOffset`. */
@@ -152,10 +135,14 @@ export type PeerLocatorsResult =
  * the list (Error Code 2 on failure), giving the new Ls(peer). Never throws.
  */
 export function acceptPeerLocators(message: ControlMessage, opts: MessageOptions, shimOffset: number, ulidPeer: Uint8Array, recordedPds: Uint8Array | undefined, env: ContextEnv): PeerLocatorsResult {
-  if (opts.pds !== undefined && !pdsMatchesUlid(opts.pds, ulidPeer, env)) return { ok: false, drop: DropReason.BadPds };
-  const pds = opts.pds ?? recordedPds;
   const list = opts.locatorList;
-  if (list === undefined) return { ok: true, lsPeer: undefined, generation: undefined, pds };
+  if (list === undefined) {
+    // A structure without a list must still belong to ULID(peer) (§7.13, §7.16, §10.4).
+    if (opts.pds !== undefined && !pdsMatchesUlid(opts.pds, ulidPeer, env)) return { ok: false, drop: DropReason.BadPds };
+    return { ok: true, lsPeer: undefined, generation: undefined, pds: opts.pds ?? recordedPds };
+  }
+  // With a list, verifyLocatorList checks the structure against ULID(peer) first.
+  const pds = opts.pds ?? recordedPds;
   if (pds === undefined) return { ok: false, drop: DropReason.MissingPds };
   const v = verifyLocatorList({
     provider: env.provider,

@@ -27,6 +27,29 @@ function digest(algorithm: 'sha1' | 'sha256', data: Uint8Array): Uint8Array {
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
 
+/**
+ * Parsed private keys, by the identity of the caller's PKCS#8 array: a host signs every
+ * locator list with the same key, and parsing it (our DER check plus OpenSSL's) costs more
+ * than an RSA-1024 signature. The entry keeps a copy of the bytes and is used only while
+ * they still match, so a caller that reuses an array for another key gets that key.
+ */
+const privateKeys = new WeakMap<Uint8Array, { readonly der: Uint8Array; readonly key: KeyObject; readonly alg: KeyAlgorithm }>();
+
+function parsedPrivateKey(pkcs8: Uint8Array, message: Uint8Array): { readonly key: KeyObject; readonly alg: KeyAlgorithm } {
+  const hit = privateKeys.get(pkcs8);
+  if (hit !== undefined && hit.der.length === pkcs8.length && hit.der.every((b, i) => b === pkcs8[i])) return hit;
+  const alg = privateKeyForSigning(pkcs8, message).algorithm;
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: view(pkcs8), format: 'der', type: 'pkcs8' });
+  } catch (err) {
+    throw new CryptoError(CryptoErrorCode.BadKey, `private key rejected by node:crypto: ${(err as Error).message}`);
+  }
+  const entry = { der: pkcs8.slice(), key, alg };
+  privateKeys.set(pkcs8, entry);
+  return entry;
+}
+
 /** node:crypto's digest name for each algorithm (null: Ed25519 hashes internally). */
 const DIGEST = { rsa: 'sha1', 'ecdsa-p256': 'sha256', ed25519: null } as const satisfies Record<KeyAlgorithm, string | null>;
 
@@ -46,13 +69,8 @@ export const nodeCryptoProvider: CryptoProvider = {
   publicKeyAlgorithm: spkiAlgorithm,
 
   sign(pkcs8: Uint8Array, message: Uint8Array): Uint8Array {
-    const alg = privateKeyForSigning(pkcs8, message).algorithm;
-    let key: KeyObject;
-    try {
-      key = createPrivateKey({ key: view(pkcs8), format: 'der', type: 'pkcs8' });
-    } catch (err) {
-      throw new CryptoError(CryptoErrorCode.BadKey, `private key rejected by node:crypto: ${(err as Error).message}`);
-    }
+    assertBytes('message', message);
+    const { key, alg } = parsedPrivateKey(pkcs8, message);
     let sig: Buffer;
     try {
       sig = sign(DIGEST[alg], message, alg === KeyAlgorithm.EcdsaP256 ? { key, dsaEncoding: 'der' } : key);

@@ -18,19 +18,25 @@ export class DeadlineHeap {
     return this.#times[0];
   }
 
-  /** Schedules `id` at `deadline`, or cancels it when `deadline` is undefined. */
+  /**
+   * Schedules `id` at `deadline`, or cancels it when `deadline` is undefined. A deadline
+   * later than the one already scheduled keeps the earlier entry: waking early is
+   * harmless (the owner re-checks and reschedules), and it spares a heap push for every
+   * packet that moves an idle deadline forward.
+   */
   schedule(id: number, deadline: number | undefined): void {
     if (deadline === undefined) {
       this.#scheduled.delete(id);
       return;
     }
-    if (this.#scheduled.get(id) === deadline) return;
+    const current = this.#scheduled.get(id);
+    if (current !== undefined && current <= deadline) return;
     this.#scheduled.set(id, deadline);
     this.#push(deadline, id);
     if (this.#times.length > 4 * this.#scheduled.size + 64) this.#compact();
   }
 
-  /** Removes and returns the ids whose live deadline is at or before `now`. */
+  /** Removes and returns the ids whose scheduled wake-up is at or before `now`. */
   popDue(now: number): number[] {
     const out: number[] = [];
     while (this.#times.length > 0 && this.#times[0]! <= now) {

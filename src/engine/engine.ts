@@ -28,7 +28,7 @@ import { idleContext, nextDeadline, step } from '../context/machine.js';
 import { ContextState, DEFAULT_POLICY, type ContextAction, type ContextEnv, type ContextInput, type ContextPolicy, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from '../context/types.js';
 import { ResponderValidators } from '../context/validator.js';
 import { isMulticast, isUnspecified, readAddress } from '../wire/address.js';
-import { bytesEqual, toHex } from '../wire/bytes.js';
+import { bytesEqual } from '../wire/bytes.js';
 import { IPV6_HEADER_LEN } from '../wire/constants.js';
 import type { ControlMessage } from '../wire/control.js';
 import { makeErrorMessage } from '../wire/messages/error.js';
@@ -37,7 +37,7 @@ import { encodeControlPacket, parsePacket } from '../wire/packet.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
 import { DeadlineHeap } from './deadlines.js';
 import { DEFAULT_ESTABLISH_POLICY, RateLimiter, TrafficTable, type EstablishPolicy } from './policy.js';
-import { ContextTable } from './tables.js';
+import { addressKey, ContextTable } from './tables.js';
 
 export type { EstablishPolicy, TrafficStats } from './policy.js';
 
@@ -91,7 +91,7 @@ export class ShimEngine {
 
   constructor(opts: EngineOptions) {
     this.#config = resolveConfig(opts.config);
-    for (const id of opts.identities) this.#identities.set(toHex(id.ulid), id);
+    for (const id of opts.identities) this.#identities.set(addressKey(id.ulid), id);
     const random = opts.random;
     const randomU32 = (): number => {
       const b = random.bytes(4);
@@ -107,7 +107,7 @@ export class ShimEngine {
       randomU32,
       randomUnit: () => randomU32() / 2 ** 32,
       allocateTag: () => this.#allocateTag(),
-      identity: (ulid) => this.#identities.get(toHex(ulid)),
+      identity: (ulid) => this.#identities.get(addressKey(ulid)),
     };
     this.#traffic = new TrafficTable(this.#config.maxTrafficPairs);
     this.#establishPolicy = opts.establishPolicy ?? DEFAULT_ESTABLISH_POLICY;
@@ -303,7 +303,7 @@ export class ShimEngine {
       if (ctx.lastActivity < now) this.#table.touch({ ...ctx, lastActivity: now });
       return;
     }
-    if (this.#mode === 'respond-only' || !this.#identities.has(toHex(ulidLocal))) return;
+    if (this.#mode === 'respond-only' || !this.#identities.has(addressKey(ulidLocal))) return;
     const stats = this.#traffic.note(ulidLocal, ulidPeer, packets, now);
     if (this.#establishPolicy.shouldEstablish(stats, now)) {
       this.#traffic.forget(ulidLocal, ulidPeer);
@@ -314,7 +314,7 @@ export class ShimEngine {
 
   /** Ls(local) of one ULID changed (§10.1): every context of that ULID sends an Update Request. */
   setLocalLocators(ulidLocal: Uint8Array, locators: readonly Locator[], preferences: readonly LocatorPreference[] | undefined, now: number): void {
-    const key = toHex(ulidLocal);
+    const key = addressKey(ulidLocal);
     const identity = this.#identities.get(key);
     if (identity === undefined) return;
     this.#identities.set(key, { ...identity, locators, ...(preferences === undefined ? { preferences: undefined } : { preferences }) });

@@ -10,11 +10,20 @@
  *
  * Contexts in IDLE are never stored (they are the absence of state).
  */
-import { toHex } from '../wire/bytes.js';
 import { ContextState, type ShimContext } from '../context/types.js';
 
+/** A map key for an address: its 16 octets as a 16-character string (cheaper to build and hash than hex). */
+export function addressKey(a: Uint8Array): string {
+  return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
+}
+
 export function ulidKey(ulidLocal: Uint8Array, ulidPeer: Uint8Array, fii: number): string {
-  return `${toHex(ulidLocal)}/${toHex(ulidPeer)}/${fii}`;
+  return addressKey(ulidLocal) + addressKey(ulidPeer) + fii;
+}
+
+/** True when `next` may replace `prev` in the table without re-indexing (no lookup key changed). */
+export function sameKeys(prev: ShimContext, next: ShimContext): boolean {
+  return prev.state === next.state && prev.ctLocal === next.ctLocal && prev.initNonce === next.initNonce && prev.ctPeer === next.ctPeer;
 }
 
 function addMulti(m: Map<number, Set<number>>, k: number, id: number): void {
@@ -77,13 +86,17 @@ export class ContextTable {
   }
 
   peerCount(ulidPeer: Uint8Array): number {
-    return this.#perPeer.get(toHex(ulidPeer)) ?? 0;
+    return this.#perPeer.get(addressKey(ulidPeer)) ?? 0;
   }
 
   /** Stores `next` as context `id`, replacing what was stored; an IDLE or undefined `next` removes it. */
   put(id: number, next: ShimContext | undefined): void {
     const stored = this.#byId.get(id);
     if (stored === next) return;
+    if (stored !== undefined && next !== undefined && next.state !== ContextState.IDLE && sameKeys(stored, next)) {
+      this.#byId.set(id, next);
+      return;
+    }
     if (stored !== undefined) this.#unindex(stored);
     if (next !== undefined && next.state !== ContextState.IDLE) this.#index(next);
   }
@@ -99,7 +112,7 @@ export class ContextTable {
     if (c.ctLocal >= 0 && this.#byCtLocal.get(c.ctLocal) === c.id) this.#byCtLocal.delete(c.ctLocal);
     if (NONCE_STATES.has(c.state)) delMulti(this.#byInitNonce, c.initNonce, c.id);
     if (c.ctPeer !== undefined) delMulti(this.#byCtPeer, c.ctPeer, c.id);
-    const k = toHex(c.ulidPeer);
+    const k = addressKey(c.ulidPeer);
     const n = (this.#perPeer.get(k) ?? 1) - 1;
     if (n <= 0) this.#perPeer.delete(k);
     else this.#perPeer.set(k, n);
@@ -111,7 +124,7 @@ export class ContextTable {
     if (c.ctLocal >= 0) this.#byCtLocal.set(c.ctLocal, c.id);
     if (NONCE_STATES.has(c.state)) addMulti(this.#byInitNonce, c.initNonce, c.id);
     if (c.ctPeer !== undefined) addMulti(this.#byCtPeer, c.ctPeer, c.id);
-    const k = toHex(c.ulidPeer);
+    const k = addressKey(c.ulidPeer);
     this.#perPeer.set(k, (this.#perPeer.get(k) ?? 0) + 1);
   }
 }
