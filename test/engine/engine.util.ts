@@ -5,34 +5,16 @@
  */
 import { generateHbaSet } from '../../src/crypto/hba.js';
 import { nodeCryptoProvider } from '../../src/crypto/provider-node.js';
-import type { RandomSource } from '../../src/crypto/provider.js';
+import { SeededRandom } from '../../src/sim/random.js';
 import type { LocalIdentity } from '../../src/context/types.js';
 import { encodeAction, ShimEngine, type EngineAction, type EngineOptions } from '../../src/engine/engine.js';
 import { parseIpv6 } from '../../src/wire/address.js';
 import { bytesEqual } from '../../src/wire/bytes.js';
 import { verificationMethodCodes } from '../../src/wire/verification-method.js';
 
-/** splitmix32: small, seeded, good enough for tests. */
-export function seededRandom(seed: number): RandomSource & { u32(): number } {
-  let s = seed >>> 0;
-  const u32 = (): number => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-  return {
-    u32,
-    bytes(n: number): Uint8Array {
-      const b = new Uint8Array(n);
-      for (let i = 0; i < n; i += 4) {
-        const v = u32();
-        for (let j = 0; j < 4 && i + j < n; j++) b[i + j] = (v >>> (24 - 8 * j)) & 0xff;
-      }
-      return b;
-    },
-  };
+/** The simulator's seeded generator (src/sim/random.ts), with `u32` for test data. */
+export function seededRandom(seed: number): SeededRandom {
+  return new SeededRandom(seed);
 }
 
 export function addr(text: string): Uint8Array {
