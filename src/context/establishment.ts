@@ -35,6 +35,11 @@ export function withLocalOptions(ctx: ShimContext, env: ContextEnv): ShimContext
   return { ...ctx, localOptions: localLocatorOptions(identity, ctx.lsLocal, ctx.prefsLocal, ctx.genLocal, env) };
 }
 
+/** A fresh INIT Nonce: unique among the host's pending nonces when the engine can tell (R1/R2 are matched by it, §12.4). */
+function initNonceFor(env: ContextEnv): number {
+  return env.allocateInitNonce?.() ?? env.randomU32();
+}
+
 /** IDLE + heuristic or API: allocate CT(local), send I1, move to I1-SENT (§7.7). */
 export function startI1(ctx: ShimContext, now: number, env: ContextEnv): StepResult {
   const identity = env.identity(ctx.ulidLocal);
@@ -47,7 +52,7 @@ export function startI1(ctx: ShimContext, now: number, env: ContextEnv): StepRes
     ctR1bis: undefined,
     respNonce: undefined,
     validator: undefined,
-    initNonce: env.randomU32(),
+    initNonce: initNonceFor(env),
     initiator: true,
     retransmit: timerMessageSent(now, env.config.i1TimeoutMs, env),
     update: undefined,
@@ -275,7 +280,7 @@ export function receiveR1bis(ctx: ShimContext, rx: ReceivedControl, now: number,
     respNonce: m.responderNonce,
     validator: opts.validator,
     ctR1bis: m.packetContextTag,
-    initNonce: env.randomU32(),
+    initNonce: initNonceFor(env),
     retransmit: timerMessageSent(now, env.config.i2bisTimeoutMs, env),
     lastActivity: now,
   };

@@ -224,6 +224,13 @@ export interface ContextEnv {
   randomU32(): number;
   /** Uniform in [0, 1). */
   randomUnit(): number;
+  /**
+   * A random INIT Nonce no other context of this host is waiting on. R1 and R2 are
+   * matched by nonce and locators (§12.4); forked contexts share their locators, so two
+   * of them with one nonce could take each other's R2. Optional: without it the nonce is
+   * `randomU32()`.
+   */
+  allocateInitNonce?(): number;
   /** A fresh CT(local), unique among this host's contexts (§7.1). */
   allocateTag(): number;
   identity(ulidLocal: Uint8Array): LocalIdentity | undefined;

@@ -107,6 +107,12 @@ export class ShimEngine {
       randomU32,
       randomUnit: () => randomU32() / 2 ** 32,
       allocateTag: () => this.#allocateTag(),
+      allocateInitNonce: () => {
+        for (;;) {
+          const n = randomU32();
+          if (!this.#table.hasInitNonce(n)) return n;
+        }
+      },
       identity: (ulid) => this.#identities.get(addressKey(ulid)),
     };
     this.#traffic = new TrafficTable(this.#config.maxTrafficPairs);

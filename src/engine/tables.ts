@@ -71,6 +71,10 @@ export class ContextTable {
     return id === undefined ? undefined : this.#byId.get(id);
   }
 
+  hasInitNonce(nonce: number): boolean {
+    return this.#byInitNonce.has(nonce);
+  }
+
   hasCtLocal(tag: number): boolean {
     return this.#byCtLocal.has(tag);
   }
