@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalIdentity } from '../../src/context/types.js';
-import { engine, hbaIdentity, pump } from './engine.util.js';
-import { encodeAction } from '../../src/engine/engine.js';
+import { encodeControlPacket, encodePayloadPacket, parsePacket } from '../../src/wire/packet.js';
+import { encodeAction, ShimEngine } from '../../src/engine/engine.js';
+import { addr, engine, hbaIdentity, pump, seededRandom } from './engine.util.js';
 
 let A: LocalIdentity;
 let B: LocalIdentity;
@@ -32,10 +33,6 @@ describe('ShimEngine: establishment between two engines', () => {
     expect(a.size).toBe(1);
   });
 });
-
-import { ShimEngine } from '../../src/engine/engine.js';
-import { encodeControlPacket, encodePayloadPacket, parsePacket } from '../../src/wire/packet.js';
-import { addr, seededRandom } from './engine.util.js';
 
 function established(a: ShimEngine, b: ShimEngine, now = 0): void {
   expect(a.establish(A.ulid, B.ulid, now).ok).toBe(true);
