@@ -9,8 +9,7 @@
  * dispatch cost at 1,000 contexts.
  */
 import { performance } from 'node:perf_hooks';
-import { generateCga } from '../../src/crypto/cga.js';
-import { generateHbaSet } from '../../src/crypto/hba.js';
+import { createCgaIdentity, createHbaIdentity } from '../../src/api/identity.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { verifyLocatorList } from '../../src/crypto/locator-verification.js';
 import { nodeCryptoProvider } from '../../src/crypto/provider-node.js';
@@ -20,29 +19,15 @@ import { encodeAction, ShimEngine } from '../../src/engine/engine.js';
 import { SeededRandom } from '../../src/sim/random.js';
 import { parseIpv6 } from '../../src/wire/address.js';
 import { encodeControlPacket } from '../../src/wire/packet.js';
-import { verificationMethodCodes } from '../../src/wire/verification-method.js';
 
 const provider = nodeCryptoProvider;
-const codes = verificationMethodCodes('table4');
 
-function prefix(text: string): Uint8Array {
-  return parseIpv6(text)!.subarray(0, 8);
+function hba(prefixes: readonly string[], seed: number): Promise<LocalIdentity> {
+  return createHbaIdentity(prefixes.map((p) => `${p}/64`), new SeededRandom(seed), provider);
 }
 
-async function hba(prefixes: readonly string[], seed: number): Promise<LocalIdentity> {
-  const set = await generateHbaSet({ provider, random: new SeededRandom(seed), prefixes: prefixes.map(prefix), sec: 0 });
-  return { ulid: set.addresses[0]!, pds: set.paramsBytes[0]!, locators: set.addresses.map((address) => ({ address, verificationMethod: codes.HBA })) };
-}
-
-async function cga(p: string, extra: string, seed: number): Promise<LocalIdentity> {
-  const key = generateKeyPair('rsa', 1024);
-  const g = await generateCga({ provider, random: new SeededRandom(seed), subnetPrefix: prefix(p), publicKey: key.spki, sec: 0 });
-  return {
-    ulid: g.address,
-    pds: g.paramsBytes,
-    privateKey: key.pkcs8,
-    locators: [g.address, parseIpv6(extra)!].map((address) => ({ address, verificationMethod: codes.CGA })),
-  };
+function cga(p: string, extra: string, seed: number): Promise<LocalIdentity> {
+  return createCgaIdentity(`${p}/64`, generateKeyPair('rsa', 1024), [parseIpv6(extra)!], new SeededRandom(seed), provider);
 }
 
 function engines(a: LocalIdentity, b: LocalIdentity, seed: number): [ShimEngine, ShimEngine] {

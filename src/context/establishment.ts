@@ -179,11 +179,13 @@ export function receiveR2(ctx: ShimContext, rx: ReceivedControl, now: number, en
   const opts = readOptions(r2.options);
   const acc = acceptPeerLocators(r2, opts, rx.shimOffset, ctx.ulidPeer, ctx.pdsPeer, env);
   if (!acc.ok) return dropped(ctx, acc.drop, errorActions(rx, acc.error, env));
+  const lsPeer = acc.lsPeer ?? ctx.lsPeer;
   const next: ShimContext = {
     ...ctx,
     state: ContextState.ESTABLISHED,
     ctPeer: r2.responderContextTag,
-    lsPeer: acc.lsPeer ?? ctx.lsPeer,
+    lsPeer,
+    lpPeer: keptLpPeer(ctx, acc.lsPeer),
     genPeer: acc.generation ?? ctx.genPeer,
     pdsPeer: acc.pds,
     retransmit: undefined,
@@ -194,6 +196,16 @@ export function receiveR2(ctx: ShimContext, rx: ReceivedControl, now: number, en
     lastActivity: now,
   };
   return { ctx: next, actions: [established(next, ctx.state)] };
+}
+
+/**
+ * Lp(peer) once an R2, I2 or I2bis brings a new Ls(peer) (§7.13, §7.16, §7.20): kept
+ * while the new list still holds it, else back to ULID(peer) until REAP picks a pair,
+ * as for an Update Request (update.ts, §10.4): a withdrawn locator is no destination.
+ * Without a list in the message, Lp(peer) stays.
+ */
+function keptLpPeer(ctx: ShimContext, newList: ShimContext['lsPeer'] | undefined): Uint8Array {
+  return newList === undefined || hasAddress(newList, ctx.lpPeer) ? ctx.lpPeer : ctx.ulidPeer;
 }
 
 /** Error Message actions for a locator verification failure, when the policy sends them (§7.2 SHOULD). */
@@ -237,6 +249,7 @@ export function receiveI2(ctx: ShimContext, rx: ReceivedControl, now: number, en
     ...ctx,
     ctPeer: m.initiatorContextTag,
     lsPeer,
+    lpPeer: keptLpPeer(ctx, acc.lsPeer),
     genPeer: acc.generation ?? ctx.genPeer,
     pdsPeer: acc.pds,
     lastActivity: now,
@@ -260,8 +273,14 @@ export function receiveI2(ctx: ShimContext, rx: ReceivedControl, now: number, en
   const c = withLocalOptions(next, env)!;
   const actions: ContextAction[] = [replyR2(c, rx, m.initiatorNonce)];
   if (c.state === ContextState.ESTABLISHED && ctx.state !== ContextState.ESTABLISHED) actions.push(established(c, ctx.state));
-  else actions.push({ kind: 'notify', event: 'peer-locators-changed', ctx: c, detail: `${m.kind} in ${ctx.state}` });
+  else if (c.ctPeer !== ctx.ctPeer || acc.lsPeer !== undefined && !sameAddresses(acc.lsPeer, ctx.lsPeer)) {
+    actions.push({ kind: 'notify', event: 'peer-locators-changed', ctx: c, detail: `${m.kind} in ${ctx.state}` });
+  }
   return { ctx: c, actions };
+}
+
+function sameAddresses(a: readonly { readonly address: Uint8Array }[], b: readonly { readonly address: Uint8Array }[]): boolean {
+  return a.length === b.length && a.every((l, i) => bytesEqual(l.address, b[i]!.address));
 }
 
 /** Receiving R1bis (§7.18): delivered by CT(peer) and Lp; only ESTABLISHED answers, with I2bis. */

@@ -300,16 +300,18 @@ export class ShimEngine {
   }
 
   /**
-   * ULP packets seen between a ULID pair (either direction, with or without rewriting):
-   * refreshes the context's activity (§9, §12.1), or feeds the establishment heuristic.
+   * ULP packets seen between a ULID pair (either direction, with or without rewriting)
+   * on the context with Forked Instance Identifier `fii`: refreshes its activity (§9,
+   * §12.1), or, for FII 0 without a context, feeds the establishment heuristic.
    */
-  traffic(ulidLocal: Uint8Array, ulidPeer: Uint8Array, packets: number, now: number): void {
-    const ctx = this.#table.byUlids(ulidLocal, ulidPeer, 0);
+  traffic(ulidLocal: Uint8Array, ulidPeer: Uint8Array, packets: number, now: number, fii = 0): void {
+    const ctx = this.#table.byUlids(ulidLocal, ulidPeer, fii);
     if (ctx !== undefined) {
       if (ctx.lastActivity < now) this.#table.touch({ ...ctx, lastActivity: now });
       return;
     }
-    if (this.#mode === 'respond-only' || !this.#identities.has(addressKey(ulidLocal))) return;
+    // The heuristic sets up default contexts only; forks are the ULP's explicit request (§4.2).
+    if (fii !== 0 || this.#mode === 'respond-only' || !this.#identities.has(addressKey(ulidLocal))) return;
     const stats = this.#traffic.note(ulidLocal, ulidPeer, packets, now);
     if (this.#establishPolicy.shouldEstablish(stats, now)) {
       this.#traffic.forget(ulidLocal, ulidPeer);
@@ -401,7 +403,11 @@ export class ShimEngine {
    */
   #onTagged(tag: number, src: Uint8Array, dst: Uint8Array, rx: ReceivedControl | undefined, now: number): void {
     const ctx = this.#table.byCtLocal(tag);
-    const matches = ctx !== undefined && (bytesEqual(src, ctx.ulidPeer) || hasAddress(ctx.lsPeer, src)) && (bytesEqual(dst, ctx.ulidLocal) || hasAddress(ctx.lsLocal, dst));
+    // Lp counts as part of the sets: in I2-SENT, Ls(peer) is not known yet but the peer
+    // already sends from Lp(peer) (Appendix B: "Accept and send I2").
+    const matches = ctx !== undefined
+      && (bytesEqual(src, ctx.ulidPeer) || bytesEqual(src, ctx.lpPeer) || hasAddress(ctx.lsPeer, src))
+      && (bytesEqual(dst, ctx.ulidLocal) || bytesEqual(dst, ctx.lpLocal) || hasAddress(ctx.lsLocal, dst));
     if (ctx === undefined || !matches) {
       this.#sendR1bis(tag, src, dst, now);
       return;

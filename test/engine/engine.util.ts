@@ -3,14 +3,13 @@
  * 2001:db8::/32, and a lossless in-process wire between engines that delivers 'send'
  * actions as real encoded packets.
  */
-import { generateHbaSet } from '../../src/crypto/hba.js';
+import { createHbaIdentity } from '../../src/api/identity.js';
 import { nodeCryptoProvider } from '../../src/crypto/provider-node.js';
 import { SeededRandom } from '../../src/sim/random.js';
 import type { LocalIdentity } from '../../src/context/types.js';
 import { encodeAction, ShimEngine, type EngineAction, type EngineOptions } from '../../src/engine/engine.js';
 import { parseIpv6 } from '../../src/wire/address.js';
 import { bytesEqual } from '../../src/wire/bytes.js';
-import { verificationMethodCodes } from '../../src/wire/verification-method.js';
 
 /** The simulator's seeded generator (src/sim/random.ts), with `u32` for test data. */
 export function seededRandom(seed: number): SeededRandom {
@@ -23,15 +22,9 @@ export function addr(text: string): Uint8Array {
   return a;
 }
 
-function prefix64(text: string): Uint8Array {
-  return addr(text).subarray(0, 8);
-}
-
 /** An HBA-only identity over the given /64 prefixes (Sec 0); the ULID is the first HBA. */
-export async function hbaIdentity(prefixes: readonly string[], seed: number): Promise<LocalIdentity> {
-  const set = await generateHbaSet({ provider: nodeCryptoProvider, random: seededRandom(seed), prefixes: prefixes.map(prefix64), sec: 0 });
-  const hba = verificationMethodCodes('table4').HBA;
-  return { ulid: set.addresses[0]!, pds: set.paramsBytes[0]!, locators: set.addresses.map((address) => ({ address, verificationMethod: hba })) };
+export function hbaIdentity(prefixes: readonly string[], seed: number): Promise<LocalIdentity> {
+  return createHbaIdentity(prefixes.map((p) => `${p}/64`), seededRandom(seed), nodeCryptoProvider);
 }
 
 export function engine(identity: LocalIdentity, seed: number, extra: Partial<EngineOptions> = {}): ShimEngine {
