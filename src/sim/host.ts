@@ -19,15 +19,12 @@
  * Application data is IPv6 Next Header 253 (experimental, RFC 3692) followed by bytes
  * (`packets.ts`); hosts without Shim6 are `LegacyHost` (`legacy.ts`).
  */
-import type { CryptoProvider } from '../crypto/provider.js';
-import type { ContextConfig } from '../context/constants.js';
 import { hasAddress } from '../context/locators.js';
-import type { ContextPolicy, LocalIdentity, ShimContext } from '../context/types.js';
-import { encodeAction, ShimEngine, type EngineAction, type EstablishOutcome, type EstablishPolicy } from '../engine/engine.js';
+import type { LocalIdentity, ShimContext } from '../context/types.js';
+import { encodeAction, ShimEngine, type EngineAction, type EngineOptions, type EstablishOutcome } from '../engine/engine.js';
 import { bytesEqual } from '../wire/bytes.js';
 import type { Locator, LocatorPreference } from '../wire/options/index.js';
 import { encodePayloadPacket } from '../wire/packet.js';
-import type { VerificationMethodProfile } from '../wire/verification-method.js';
 import type { EventHandle, VirtualClock } from './clock.js';
 import { addressKey, type SimNetwork, type SimPacket } from './network.js';
 import type { SeededRandom } from './random.js';
@@ -45,16 +42,8 @@ export interface SimEnvironment {
   random(label: string): SeededRandom;
 }
 
-/** Engine settings of a host (see `EngineOptions`). */
-export interface SimHostOptions {
-  readonly identities: readonly LocalIdentity[];
-  readonly provider: CryptoProvider;
-  readonly config?: Partial<ContextConfig>;
-  readonly policy?: Partial<ContextPolicy>;
-  readonly establishPolicy?: EstablishPolicy;
-  readonly mode?: 'initiate' | 'respond-only';
-  readonly profile?: VerificationMethodProfile;
-}
+/** Engine settings of a host: `EngineOptions` without the random source, which the simulation seeds. */
+export type SimHostOptions = Omit<EngineOptions, 'random' | 'verifySignature'>;
 
 /** Application data handed to a host's application. */
 export interface Delivery {
