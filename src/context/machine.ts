@@ -192,6 +192,9 @@ function dispatch(ctx: ShimContext, input: ContextInput, now: number, env: Conte
       return localLocatorsChanged(ctx, input.locators, input.preferences, now, env, est);
     }
     case 'confused': {
+      // §7.15: only a context in ESTABLISHED or I2BIS-SENT can hold the reused CT(peer);
+      // elsewhere the input is stale, and acting on it would skip a hold-down or create state.
+      if (ctx.state !== ContextState.ESTABLISHED && ctx.state !== ContextState.I2BIS_SENT) return dropped(ctx, DropReason.NotForState);
       if (env.policy.onConfusion === 'discard') return toIdle(ctx, 'context confusion: the peer reused CT(peer) (§7.15)');
       const r = startI1({ ...ctx, state: ContextState.I1_SENT, lsPeer: ulidOnly(ctx.ulidPeer), genPeer: undefined, lpLocal: ctx.ulidLocal, lpPeer: ctx.ulidPeer, ulidOption: false }, now, env);
       return { ctx: r.ctx, actions: [{ kind: 'notify', event: 'confusion', ctx: r.ctx, detail: 're-establishing with a new I1 (§7.15)' }, ...r.actions] };

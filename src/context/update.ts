@@ -48,7 +48,13 @@ export function localLocatorsChanged(ctx: ShimContext, locators: readonly Locato
     localOptions: fullList ? undefined : ctx.localOptions,
     lpLocal: hasAddress(locators, ctx.lpLocal) ? ctx.lpLocal : ctx.ulidLocal,
   };
-  if (!established) return { ctx: next, actions: [] };
+  if (!established) {
+    // I2-SENT (or I1-SENT after it): I2 retransmissions and triggered resends (§7.12,
+    // Appendix B) reuse `localOptions`, so options already built must carry the new
+    // Ls(local) and preferences (§7.11), not the old ones or none.
+    if (ctx.localOptions === undefined) return { ctx: next, actions: [] };
+    return { ctx: withLocalOptions({ ...next, localOptions: undefined }, env) ?? next, actions: [] };
+  }
   let options: readonly Option[];
   if (fullList) {
     const c = withLocalOptions(next, env);
@@ -57,7 +63,9 @@ export function localLocatorsChanged(ctx: ShimContext, locators: readonly Locato
     options = c.localOptions!;
   } else {
     options = preferences === undefined ? [] : [preferencesOption(preferences, next.genLocal)];
-    next = { ...next, localOptions: undefined };
+    // Rebuilt, not just cleared: I2bis retransmissions and triggered resends in I2BIS-SENT
+    // reuse `localOptions` (§7.18: the I2bis carries the locator list).
+    next = withLocalOptions({ ...next, localOptions: undefined }, env) ?? { ...next, localOptions: undefined };
   }
   const requestNonce = env.randomU32();
   next = { ...next, update: { requestNonce, options, timer: timerMessageSent(now, env.config.updateTimeoutMs, env) } };
