@@ -90,7 +90,9 @@ describe('engine robustness', () => {
       expect(Object.keys(c).filter((k) => k.startsWith('bug.'))).toEqual([]);
       expect(e.size).toBe(1);
     }
-    if (process.env.FUZZ_DEBUG) console.log(JSON.stringify({ a: a.counters(), b: b.counters() }));
+    // The repaired mutants reached the protocol logic, not only the checksum check.
+    const cb = b.counters();
+    for (const k of ['drop.bad-validator', 'drop.bad-pds', 'drop.locators-rejected', 'tx.R2', 'tx.R1bis', 'tx.UpdateAck']) expect(cb[k] ?? 0, k).toBeGreaterThan(0);
     expect(removals).toBe(0);
     expect(snapshot(a.findByUlids(A.ulid, B.ulid))).toEqual(before.a);
     expect(snapshot(b.findByUlids(B.ulid, A.ulid))).toEqual(before.b);
