@@ -14,7 +14,7 @@
 import { bytesEqual } from '../wire/bytes.js';
 import type { ControlMessage, I1Message, I2bisMessage, I2Message, R1bisMessage, R1Message, R2Message } from '../wire/control.js';
 import { makeErrorMessage } from '../wire/messages/error.js';
-import { acceptPeerLocators, hasAddress, localLocatorOptions, readOptions, sourceAccepted, type MessageOptions } from './locators.js';
+import { acceptPeerLocators, hasAddress, sameAddresses, localLocatorOptions, readOptions, sourceAccepted, type MessageOptions } from './locators.js';
 import { i1Message, i2bisMessage, i2Message, r1Message, r2Message } from './messages.js';
 import { timerMessageSent, timerResent, timerRetransmitted, TRIGGERED_RESEND_MIN_MS } from './timers.js';
 import { ContextState, DropReason, type ContextAction, type ContextEnv, type ReceivedControl, type ShimContext, type StepResult } from './types.js';
@@ -277,10 +277,6 @@ export function receiveI2(ctx: ShimContext, rx: ReceivedControl, now: number, en
     actions.push({ kind: 'notify', event: 'peer-locators-changed', ctx: c, detail: `${m.kind} in ${ctx.state}` });
   }
   return { ctx: c, actions };
-}
-
-function sameAddresses(a: readonly { readonly address: Uint8Array }[], b: readonly { readonly address: Uint8Array }[]): boolean {
-  return a.length === b.length && a.every((l, i) => bytesEqual(l.address, b[i]!.address));
 }
 
 /** Receiving R1bis (§7.18): delivered by CT(peer) and Lp; only ESTABLISHED answers, with I2bis. */

@@ -27,6 +27,11 @@ export function hasAddress(set: readonly { readonly address: Uint8Array }[], a: 
   return false;
 }
 
+/** True when both lists hold the same addresses in the same order. */
+export function sameAddresses(a: readonly { readonly address: Uint8Array }[], b: readonly { readonly address: Uint8Array }[]): boolean {
+  return a.length === b.length && a.every((l, i) => bytesEqual(l.address, b[i]!.address));
+}
+
 /** True when the two peer locator sets share an address (§7.15). */
 export function overlaps(a: readonly PeerLocator[], b: readonly PeerLocator[]): boolean {
   for (const l of a) if (hasAddress(b, l.address)) return true;

@@ -10,18 +10,17 @@
  * (§10.4 last paragraph, RFC 5534); until REAP runs, a withdrawn Lp(peer) or Lp(local)
  * falls back to the ULID, which always belongs to the context.
  */
-import { bytesEqual } from '../wire/bytes.js';
 import { ErrorCode } from '../wire/constants.js';
 import type { UpdateAckMessage, UpdateRequestMessage } from '../wire/control.js';
 import type { Locator, LocatorPreference, Option } from '../wire/options/index.js';
 import { dropped, errorActions, sendAction, withLocalOptions } from './establishment.js';
-import { acceptPeerLocators, applyPreferences, hasAddress, optionOffset, preferencesOption, readOptions } from './locators.js';
+import { acceptPeerLocators, applyPreferences, hasAddress, sameAddresses, optionOffset, preferencesOption, readOptions } from './locators.js';
 import { updateAckMessage, updateRequestMessage } from './messages.js';
 import { timerMessageSent, timerRetransmitted } from './timers.js';
 import { DropReason, type ContextAction, type ContextEnv, type ReceivedControl, type ShimContext, type StepResult } from './types.js';
 
 function sameLocators(a: readonly Locator[], b: readonly Locator[]): boolean {
-  return a.length === b.length && a.every((l, i) => bytesEqual(l.address, b[i]!.address) && l.verificationMethod === b[i]!.verificationMethod);
+  return sameAddresses(a, b) && a.every((l, i) => l.verificationMethod === b[i]!.verificationMethod);
 }
 
 function samePreferences(a: readonly LocatorPreference[] | undefined, b: readonly LocatorPreference[] | undefined): boolean {

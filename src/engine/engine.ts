@@ -22,12 +22,12 @@
 import type { SignatureVerifier } from '../crypto/locator-verification.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { resolveConfig, type ContextConfig } from '../context/constants.js';
-import { hasAddress, readOptions } from '../context/locators.js';
+import { hasAddress, overlaps, readOptions } from '../context/locators.js';
 import { r1bisMessage } from '../context/messages.js';
 import { idleContext, nextDeadline, step } from '../context/machine.js';
 import { ContextState, DEFAULT_POLICY, type ContextAction, type ContextEnv, type ContextInput, type ContextPolicy, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from '../context/types.js';
 import { ResponderValidators } from '../context/validator.js';
-import { isMulticast, isUnspecified, readAddress } from '../wire/address.js';
+import { addressKey, isMulticast, isUnspecified, readAddress } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
 import { IPV6_HEADER_LEN } from '../wire/constants.js';
 import type { ControlMessage } from '../wire/control.js';
@@ -36,8 +36,8 @@ import type { Locator, LocatorPreference } from '../wire/options/index.js';
 import { encodeControlPacket, parsePacket } from '../wire/packet.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
 import { DeadlineHeap } from './deadlines.js';
-import { DEFAULT_ESTABLISH_POLICY, RateLimiter, TrafficTable, type EstablishPolicy } from './policy.js';
-import { addressKey, ContextTable } from './tables.js';
+import { DEFAULT_ESTABLISH_POLICY, TokenBucket, TrafficTable, type EstablishPolicy } from './policy.js';
+import { ContextTable } from './tables.js';
 
 export type { EstablishPolicy, TrafficStats } from './policy.js';
 
@@ -82,8 +82,8 @@ export class ShimEngine {
   readonly #traffic: TrafficTable;
   readonly #establishPolicy: EstablishPolicy;
   readonly #mode: 'initiate' | 'respond-only';
-  readonly #r1bisLimit: RateLimiter;
-  readonly #errorLimit: RateLimiter;
+  readonly #r1bisLimit: TokenBucket;
+  readonly #errorLimit: TokenBucket;
   readonly #counters = new Map<string, number>();
   readonly #maxContexts: number;
   #actions: EngineAction[] = [];
@@ -118,8 +118,8 @@ export class ShimEngine {
     this.#traffic = new TrafficTable(this.#config.maxTrafficPairs);
     this.#establishPolicy = opts.establishPolicy ?? DEFAULT_ESTABLISH_POLICY;
     this.#mode = opts.mode ?? 'initiate';
-    this.#r1bisLimit = new RateLimiter(this.#config.r1bisRatePerS);
-    this.#errorLimit = new RateLimiter(this.#config.errorRatePerS);
+    this.#r1bisLimit = new TokenBucket(this.#config.r1bisRatePerS);
+    this.#errorLimit = new TokenBucket(this.#config.errorRatePerS);
     this.#maxContexts = Math.min(this.#config.maxContexts, 2 ** this.#config.contextTagBits);
   }
 
@@ -509,7 +509,7 @@ export class ShimEngine {
     for (const other of this.#table.byCtPeer(ctx.ctPeer!)) {
       if (other.id === ctx.id) continue;
       if (other.state !== ContextState.ESTABLISHED && other.state !== ContextState.I2BIS_SENT) continue;
-      if (!other.lsPeer.some((l) => hasAddress(ctx.lsPeer, l.address))) continue;
+      if (!overlaps(other.lsPeer, ctx.lsPeer)) continue;
       const same = bytesEqual(other.ulidLocal, ctx.ulidLocal) && bytesEqual(other.ulidPeer, ctx.ulidPeer) && other.fii === ctx.fii;
       if (same) continue;
       this.#count('confusion.detected');

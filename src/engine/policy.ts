@@ -63,7 +63,7 @@ export class TrafficTable {
 }
 
 /** A token bucket: at most `ratePerS` events per second, bursts up to `ratePerS`. Time is passed in. */
-export class RateLimiter {
+export class TokenBucket {
   readonly #ratePerMs: number;
   readonly #burst: number;
   #tokens: number;

@@ -11,11 +11,7 @@
  * Contexts in IDLE are never stored (they are the absence of state).
  */
 import { ContextState, type ShimContext } from '../context/types.js';
-
-/** A map key for an address: its 16 octets as a 16-character string (cheaper to build and hash than hex). */
-export function addressKey(a: Uint8Array): string {
-  return String.fromCharCode(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!, a[10]!, a[11]!, a[12]!, a[13]!, a[14]!, a[15]!);
-}
+import { addressKey } from '../wire/address.js';
 
 export function ulidKey(ulidLocal: Uint8Array, ulidPeer: Uint8Array, fii: number): string {
   return addressKey(ulidLocal) + addressKey(ulidPeer) + fii;

@@ -22,11 +22,12 @@
 import { hasAddress } from '../context/locators.js';
 import type { LocalIdentity, ShimContext } from '../context/types.js';
 import { encodeAction, ShimEngine, type EngineAction, type EngineOptions, type EstablishOutcome } from '../engine/engine.js';
+import { ulidKey } from '../engine/tables.js';
 import { bytesEqual } from '../wire/bytes.js';
 import type { Locator, LocatorPreference } from '../wire/options/index.js';
 import { encodePayloadPacket } from '../wire/packet.js';
 import type { EventHandle, VirtualClock } from './clock.js';
-import { addressKey, type SimNetwork, type SimPacket } from './network.js';
+import type { SimNetwork, SimPacket } from './network.js';
 import type { SeededRandom } from './random.js';
 import { SimError } from './errors.js';
 import { classify, plainPacket } from './packets.js';
@@ -69,10 +70,6 @@ function trafficOf(engine: ShimEngine): TrafficFn {
 
 /** Ticks at one instant before the simulator decides a deadline never advances. */
 const LIVELOCK_TICKS = 1000;
-
-function pairKey(ulidLocal: Uint8Array, ulidPeer: Uint8Array, fii: number): string {
-  return `${addressKey(ulidLocal)}${addressKey(ulidPeer)}${fii}`;
-}
 
 /** A host running the Shim6 engine. */
 export class SimHost {
@@ -200,7 +197,7 @@ export class SimHost {
     const engine = this.engine;
     const ulidLocal = opts.ulidLocal ?? this.ulid;
     const now = this.#env.clock.now;
-    const id = this.#byPair.get(pairKey(ulidLocal, ulidPeer, opts.fii ?? 0));
+    const id = this.#byPair.get(ulidKey(ulidLocal, ulidPeer, opts.fii ?? 0));
     const ctx = id === undefined ? undefined : this.#fastPath.get(id);
     const rewrite = ctx !== undefined && ctx.ctPeer !== undefined && (!bytesEqual(ctx.lpLocal, ulidLocal) || !bytesEqual(ctx.lpPeer, ulidPeer));
     const packet = rewrite
@@ -319,14 +316,14 @@ export class SimHost {
     const old = this.#fastPath.get(ctx.id);
     if (old !== undefined) {
       if (this.#byTag.get(old.ctLocal) === ctx.id) this.#byTag.delete(old.ctLocal);
-      const k = pairKey(old.ulidLocal, old.ulidPeer, old.fii);
+      const k = ulidKey(old.ulidLocal, old.ulidPeer, old.fii);
       if (this.#byPair.get(k) === ctx.id) this.#byPair.delete(k);
       this.#fastPath.delete(ctx.id);
     }
     if (op === 'remove') return;
     this.#fastPath.set(ctx.id, ctx);
     this.#byTag.set(ctx.ctLocal, ctx.id);
-    this.#byPair.set(pairKey(ctx.ulidLocal, ctx.ulidPeer, ctx.fii), ctx.id);
+    this.#byPair.set(ulidKey(ctx.ulidLocal, ctx.ulidPeer, ctx.fii), ctx.id);
   }
 
   #describeNotify(a: EngineAction & { kind: 'notify' }): string {

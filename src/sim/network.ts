@@ -20,7 +20,7 @@
  * Counters per directed address pair: sent, delivered, lost (every drop reason) and
  * duplicated; totals by drop reason.
  */
-import { formatIpv6, parseIpv6 } from '../wire/address.js';
+import { addressKey, formatIpv6, parseIpv6 } from '../wire/address.js';
 import type { EventHandle, VirtualClock } from './clock.js';
 import type { SeededRandom } from './random.js';
 
@@ -106,13 +106,6 @@ interface Rule {
 interface Filter {
   readonly match: (p: SimPacket) => boolean;
   remaining: number;
-}
-
-/** A 16-octet address as a map key (one char per octet). */
-export function addressKey(b: Uint8Array, off = 0): string {
-  let s = '';
-  for (let i = off; i < off + 16; i++) s += String.fromCharCode(b[i]!);
-  return s;
 }
 
 function parseEndpoint(e: Endpoint | undefined): EndpointMatch {

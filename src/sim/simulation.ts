@@ -20,7 +20,8 @@ import { VirtualClock, type EventHandle } from './clock.js';
 import { SimError } from './errors.js';
 import { SimHost, type SimEnvironment } from './host.js';
 import { LegacyHost, type LegacyBehaviour } from './legacy.js';
-import { addressKey, SimNetwork, type LinkProfile, type PacketFate, type SimPacket } from './network.js';
+import { addressKey } from '../wire/address.js';
+import { SimNetwork, type LinkProfile, type PacketFate, type SimPacket } from './network.js';
 import { SeededRandom } from './random.js';
 import { describePacket, Transcript } from './transcript.js';
 

@@ -85,3 +85,11 @@ export function isUnspecified(a: Uint8Array, off = 0): boolean {
 export function isMulticast(a: Uint8Array, off = 0): boolean {
   return a[off] === 0xff;
 }
+
+/**
+ * A map key for the 16-octet address at `off`: its octets as a 16-character string,
+ * cheaper to build and hash than hex (for tables keyed by address, not for display).
+ */
+export function addressKey(a: Uint8Array, off = 0): string {
+  return String.fromCharCode(a[off]!, a[off + 1]!, a[off + 2]!, a[off + 3]!, a[off + 4]!, a[off + 5]!, a[off + 6]!, a[off + 7]!, a[off + 8]!, a[off + 9]!, a[off + 10]!, a[off + 11]!, a[off + 12]!, a[off + 13]!, a[off + 14]!, a[off + 15]!);
+}
