@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlRequest } from '../../src/daemon/control-client.js';
 import type { DataPlaneFactory } from '../../src/daemon/daemon.js';
-import { TokenBucket } from '../../src/daemon/log.js';
+import { RateLimiter } from '../../src/daemon/log.js';
 import { daemonMain, type DaemonMainIo } from '../../src/daemon/main.js';
 import { packageVersion } from '../../src/version.js';
 import { exampleConfigJson, fakeFactory, HOST_A_ADDRESSES, recordingLog, recordingRunner, tempDir } from './fakes.js';
@@ -163,10 +163,10 @@ describe('running', () => {
   });
 });
 
-describe('TokenBucket', () => {
+describe('RateLimiter', () => {
   it('allows a burst per window and per key, then reports what it suppressed', () => {
     let t = 0;
-    const rl = new TokenBucket(2, 1000, () => t);
+    const rl = new RateLimiter(2, 1000, () => t);
     expect([rl.allow('a'), rl.allow('a'), rl.allow('a'), rl.allow('b'), rl.allow('a')]).toEqual([0, 0, undefined, 0, undefined]);
     t = 1000;
     expect(rl.allow('a')).toBe(2);
