@@ -22,6 +22,7 @@ import { bytesEqual } from '../wire/bytes.js';
 import { dropped, establishmentTimeout, receiveI1, receiveI2, receiveIcmpNoSupport, receiveR1, receiveR1bis, receiveR2, startI1, triggeredResend } from './establishment.js';
 import { hasAddress, ulidOnly } from './locators.js';
 import { ContextState, DropReason, type ContextAction, type ContextEnv, type ContextInput, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from './types.js';
+import { contextReapDeadline, withReap } from '../reap/context.js';
 import { localLocatorsChanged, receiveError, receiveUpdateAck, receiveUpdateRequest, updateTimeout } from './update.js';
 
 export interface NewContextParams {
@@ -69,6 +70,7 @@ export function idleContext(p: NewContextParams, identity: LocalIdentity | undef
     establishedAt: undefined,
     initiator: false,
     localOptions: undefined,
+    reap: undefined,
   };
 }
 
@@ -78,8 +80,8 @@ export function hasFastPath(ctx: ShimContext): boolean {
 }
 
 /** The earliest time `step` must be called with `timeout`, or undefined when nothing is pending. */
-export function nextDeadline(ctx: ShimContext, env: Pick<ContextEnv, 'config'>): number | undefined {
-  let d = Number.POSITIVE_INFINITY;
+export function nextDeadline(ctx: ShimContext, env: Pick<ContextEnv, 'config' | 'reap'>): number | undefined {
+  let d = contextReapDeadline(ctx, env) ?? Number.POSITIVE_INFINITY;
   if (ctx.retransmit !== undefined) d = Math.min(d, ctx.retransmit.deadline);
   if (ctx.update !== undefined) d = Math.min(d, ctx.update.timer.deadline);
   if (ctx.holdUntil !== undefined) d = Math.min(d, ctx.holdUntil);
@@ -140,7 +142,7 @@ function processInEstablished(ctx: ShimContext, rx: ReceivedControl, now: number
   switch (rx.message.kind) {
     case 'UpdateRequest': return receiveUpdateRequest(ctx, rx, now, env, prefix);
     case 'UpdateAck': return receiveUpdateAck(ctx, rx, now, prefix);
-    // Keepalive and Probe belong to REAP (RFC 5534); for the context they show the peer is alive.
+    // Keepalive and Probe: REAP's (withReap, RFC 5534 §6.6-6.9); for the context they show the peer is alive.
     default: return { ctx: { ...ctx, lastActivity: now }, actions: prefix };
   }
 }
@@ -209,6 +211,15 @@ function dispatch(ctx: ShimContext, input: ContextInput, now: number, env: Conte
     }
     case 'teardown':
       return toIdle(ctx, input.reason);
+    case 'payload-sent':
+    case 'payload-received':
+      // ULP traffic through the fast path: activity (§9); REAP's part is in withReap.
+      return (ctx.state === ContextState.ESTABLISHED || ctx.state === ContextState.I2BIS_SENT) && ctx.lastActivity < now ? { ctx: { ...ctx, lastActivity: now }, actions: [] } : { ctx, actions: [] };
+    case 'local-change':
+    case 'ulp-retransmit':
+    case 'explore':
+      // REAP's alone (withReap); nothing for the RFC 5533 machine.
+      return { ctx, actions: [] };
   }
 }
 
@@ -226,7 +237,7 @@ function fastPathActions(before: ShimContext, after: ShimContext): ContextAction
 
 /** One transition: the context's reaction to `input` at `now`. Never throws for any received message. */
 export function step(ctx: ShimContext, input: ContextInput, now: number, env: ContextEnv): StepResult {
-  const r = dispatch(ctx, input, now, env);
+  const r = withReap(ctx, dispatch(ctx, input, now, env), input, now, env);
   const fp = fastPathActions(ctx, r.ctx);
   if (fp.length === 0) return r;
   return { ...r, actions: [...fp, ...r.actions] };

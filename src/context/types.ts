@@ -12,6 +12,8 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import type { ControlMessage, ErrorMessage } from '../wire/control.js';
 import type { Locator, LocatorPreference, Option } from '../wire/options/index.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
+import type { ReapConfig } from '../reap/constants.js';
+import type { ReapContext, ReapNotify } from '../reap/types.js';
 import type { ContextConfig } from './constants.js';
 import type { ResponderValidators } from './validator.js';
 
@@ -123,6 +125,8 @@ export interface ShimContext {
   readonly initiator: boolean;
   /** Signed locator options for `genLocal`, so retransmissions do not sign again. */
   readonly localOptions: readonly Option[] | undefined;
+  /** REAP (RFC 5534) failure detection and exploration: set in ESTABLISHED (kept, paused, in I2BIS-SENT). */
+  readonly reap: ReapContext | undefined;
 }
 
 /** A received control message with what is needed to answer it (Error pointers count from the packet's first octet). */
@@ -155,7 +159,16 @@ export type ContextInput =
   | { readonly kind: 'switch-pair'; readonly lpLocal: Uint8Array; readonly lpPeer: Uint8Array }
   /** Another context now owns CT(peer) with overlapping Ls(peer) (§7.15). */
   | { readonly kind: 'confused' }
-  | { readonly kind: 'teardown'; readonly reason: string };
+  | { readonly kind: 'teardown'; readonly reason: string }
+  /** ULP packets of the context went out / came in through the fast path (RFC 5534 §6.1-6.2). */
+  | { readonly kind: 'payload-sent' }
+  | { readonly kind: 'payload-received' }
+  /** The locally operational addresses changed (RFC 5534 §3.2; `env.localOperational`). */
+  | { readonly kind: 'local-change' }
+  /** The upper layer retransmitted with nothing received (a REAP hint). */
+  | { readonly kind: 'ulp-retransmit' }
+  /** Explore now (operator). */
+  | { readonly kind: 'explore' };
 
 export type NotifyEvent =
   | 'established'
@@ -166,7 +179,8 @@ export type NotifyEvent =
   | 'no-support'
   | 'confusion'
   | 'removed'
-  | 'error-received';
+  | 'error-received'
+  | ReapNotify;
 
 export type FastPathOp = 'install' | 'update' | 'remove';
 
@@ -234,4 +248,8 @@ export interface ContextEnv {
   /** A fresh CT(local), unique among this host's contexts (§7.1). */
   allocateTag(): number;
   identity(ulidLocal: Uint8Array): LocalIdentity | undefined;
+  /** REAP settings (RFC 5534); absent: no REAP, as in mode `off`, and no Keepalive Timeout option. */
+  readonly reap?: ReapConfig;
+  /** RFC 5534 §3.2: whether a local address is locally operational. Absent: all are. */
+  localOperational?(address: Uint8Array): boolean;
 }

@@ -15,9 +15,12 @@
  * `maxContextsPerPeer` per ULID(peer); traffic statistics for the heuristic are an LRU of
  * `maxTrafficPairs`; R1bis and Error replies are rate-limited token buckets.
  *
- * Left out here: REAP (RFC 5534) — Keepalive and Probe only refresh a context's activity
- * until the REAP issue adds the failure detection and exploration state; ICMPv6 errors
- * other than Parameter Problem code 1 about our I1 are counted and left to REAP.
+ * REAP (RFC 5534) runs inside each context's step (src/reap/context.ts); the engine feeds
+ * it the data plane's activity (`traffic` with a direction), local signals
+ * (`localLocatorDown`/`Up`), upper-layer hints (`ulpRetransmit`) and operator requests
+ * (`explore`), and caps the probes of all contexts together (`hostProbeRatePerS`).
+ * ICMPv6 errors other than Parameter Problem code 1 about our I1 are counted and ignored:
+ * REAP's own timers find the failures they signal.
  */
 import type { SignatureVerifier } from '../crypto/locator-verification.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
@@ -35,6 +38,8 @@ import { makeErrorMessage } from '../wire/messages/error.js';
 import type { Locator, LocatorPreference } from '../wire/options/index.js';
 import { encodeControlPacket, parsePacket } from '../wire/packet.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
+import { resolveReapConfig, type ReapConfig } from '../reap/constants.js';
+import { reapIgnores } from '../reap/machine.js';
 import { DeadlineHeap } from './deadlines.js';
 import { DEFAULT_ESTABLISH_POLICY, TokenBucket, TrafficTable, type EstablishPolicy } from './policy.js';
 import { ContextTable } from './tables.js';
@@ -55,6 +60,8 @@ export interface EngineOptions {
   readonly profile?: VerificationMethodProfile;
   /** Signature check for CGA Signatures (default: the provider's `verify`). */
   readonly verifySignature?: SignatureVerifier;
+  /** REAP (RFC 5534): profile `fast` (default), `rfc` or `off`, and any field over it (src/reap/constants.ts). */
+  readonly reap?: Partial<ReapConfig>;
 }
 
 export type EngineAction = ContextAction;
@@ -68,6 +75,7 @@ export function encodeAction(a: EngineAction & { kind: 'send' }): Uint8Array {
   return encodeControlPacket({ source: a.src, destination: a.dst }, a.message);
 }
 
+const REAP_EVENTS: ReadonlySet<string> = new Set(['exploring', 'inbound-ok', 'operational', 'failover', 'failback']);
 const ICMPV6 = 58;
 const ICMP_PARAMETER_PROBLEM = 4;
 const ICMP_UNRECOGNIZED_NEXT_HEADER = 1;
@@ -84,6 +92,9 @@ export class ShimEngine {
   readonly #mode: 'initiate' | 'respond-only';
   readonly #r1bisLimit: TokenBucket;
   readonly #errorLimit: TokenBucket;
+  readonly #probeLimit: TokenBucket;
+  /** Local addresses that are not locally operational (RFC 5534 §3.2): link down or gone. */
+  readonly #downLocal = new Set<string>();
   readonly #counters = new Map<string, number>();
   readonly #maxContexts: number;
   #actions: EngineAction[] = [];
@@ -91,6 +102,7 @@ export class ShimEngine {
 
   constructor(opts: EngineOptions) {
     this.#config = resolveConfig(opts.config);
+    const reap = resolveReapConfig(opts.reap);
     for (const id of opts.identities) this.#identities.set(addressKey(id.ulid), id);
     const random = opts.random;
     const randomU32 = (): number => {
@@ -114,12 +126,15 @@ export class ShimEngine {
         }
       },
       identity: (ulid) => this.#identities.get(addressKey(ulid)),
+      reap,
+      localOperational: (a) => this.#downLocal.size === 0 || !this.#downLocal.has(addressKey(a)),
     };
     this.#traffic = new TrafficTable(this.#config.maxTrafficPairs);
     this.#establishPolicy = opts.establishPolicy ?? DEFAULT_ESTABLISH_POLICY;
     this.#mode = opts.mode ?? 'initiate';
     this.#r1bisLimit = new TokenBucket(this.#config.r1bisRatePerS);
     this.#errorLimit = new TokenBucket(this.#config.errorRatePerS);
+    this.#probeLimit = new TokenBucket(reap.hostProbeRatePerS);
     this.#maxContexts = Math.min(this.#config.maxContexts, 2 ** this.#config.contextTagBits);
   }
 
@@ -302,12 +317,17 @@ export class ShimEngine {
   /**
    * ULP packets seen between a ULID pair (either direction, with or without rewriting)
    * on the context with Forked Instance Identifier `fii`: refreshes its activity (§9,
-   * §12.1), or, for FII 0 without a context, feeds the establishment heuristic.
+   * §12.1) and, with a `direction`, drives REAP's timers (RFC 5534 §6.1-6.2); for FII 0
+   * without a context, feeds the establishment heuristic.
    */
-  traffic(ulidLocal: Uint8Array, ulidPeer: Uint8Array, packets: number, now: number, fii = 0): void {
+  traffic(ulidLocal: Uint8Array, ulidPeer: Uint8Array, packets: number, now: number, fii = 0, direction?: 'sent' | 'received'): void {
     const ctx = this.#table.byUlids(ulidLocal, ulidPeer, fii);
     if (ctx !== undefined) {
-      if (ctx.lastActivity < now) this.#table.touch({ ...ctx, lastActivity: now });
+      if (direction !== undefined && ctx.reap !== undefined && !reapIgnores(ctx.reap, { kind: direction === 'sent' ? 'payload-sent' : 'payload-received' })) {
+        this.#step(ctx, { kind: direction === 'sent' ? 'payload-sent' : 'payload-received' }, now);
+      } else if (ctx.lastActivity < now) {
+        this.#table.touch({ ...ctx, lastActivity: now });
+      }
       return;
     }
     // The heuristic sets up default contexts only; forks are the ULP's explicit request (§4.2).
@@ -318,6 +338,48 @@ export class ShimEngine {
       const r = this.establish(ulidLocal, ulidPeer, now);
       this.#count(r.ok ? 'heuristic.established' : `heuristic.${r.code}`);
     }
+  }
+
+  /**
+   * A local address stopped being locally operational (link down, address removed; RFC
+   * 5534 §3.2): REAP leaves it out of exploration, and contexts using it explore at once
+   * (profile `fast`). Idempotent.
+   */
+  localLocatorDown(address: Uint8Array, now: number): void {
+    const key = addressKey(address);
+    if (this.#downLocal.has(key)) return;
+    this.#downLocal.add(key);
+    this.#count('reap.local-down');
+    this.#localChange(address, now);
+  }
+
+  /** The address is locally operational again. Idempotent. */
+  localLocatorUp(address: Uint8Array, now: number): void {
+    if (!this.#downLocal.delete(addressKey(address))) return;
+    this.#count('reap.local-up');
+    this.#localChange(address, now);
+  }
+
+  #localChange(address: Uint8Array, now: number): void {
+    for (const ctx of [...this.#table.values()]) {
+      if (bytesEqual(ctx.lpLocal, address) || hasAddress(ctx.lsLocal, address)) this.#step(ctx, { kind: 'local-change' }, now);
+    }
+  }
+
+  /** The upper layer retransmitted on this ULID pair (e.g. a TCP segment re-sent): a REAP hint. */
+  ulpRetransmit(ulidLocal: Uint8Array, ulidPeer: Uint8Array, now: number, fii = 0): void {
+    const ctx = this.#table.byUlids(ulidLocal, ulidPeer, fii);
+    if (ctx === undefined) return;
+    this.#count('reap.ulp-retransmit');
+    this.#step(ctx, { kind: 'ulp-retransmit' }, now);
+  }
+
+  /** Starts a REAP exploration on a context now (operator). False if there is no such context. */
+  explore(id: number, now: number): boolean {
+    const ctx = this.#table.get(id);
+    if (ctx === undefined) return false;
+    this.#step(ctx, { kind: 'explore' }, now);
+    return true;
   }
 
   /** Ls(local) of one ULID changed (§10.1): every context of that ULID sends an Update Request. */
@@ -523,7 +585,13 @@ export class ShimEngine {
         this.#count('error.rate-limited');
         return;
       }
+      if (a.message.kind === 'Probe' && now !== undefined && !this.#probeLimit.allow(now)) {
+        this.#count('reap.probe-rate-limited');
+        return;
+      }
       this.#count(`tx.${a.message.kind}`);
+    } else if (a.kind === 'notify' && REAP_EVENTS.has(a.event)) {
+      this.#count(`reap.${a.event}`);
     }
     this.#actions.push(a);
   }

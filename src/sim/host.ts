@@ -56,18 +56,6 @@ export interface Delivery {
   readonly contextTag: number | undefined;
 }
 
-/**
- * `engine.traffic` with the FII of the context the packet used. The engine's traffic()
- * takes no FII yet and refreshes the default context only (reported to the lead); a
- * function with fewer parameters is assignable to this type, and the extra argument is
- * ignored until the engine takes it.
- */
-type TrafficFn = (ulidLocal: Uint8Array, ulidPeer: Uint8Array, packets: number, now: number, fii?: number) => void;
-
-function trafficOf(engine: ShimEngine): TrafficFn {
-  return engine.traffic.bind(engine);
-}
-
 /** Ticks at one instant before the simulator decides a deadline never advances. */
 const LIVELOCK_TICKS = 1000;
 
@@ -204,8 +192,34 @@ export class SimHost {
       ? encodePayloadPacket({ source: ctx.lpLocal, destination: ctx.lpPeer }, ctx.ctPeer!, IPPROTO_EXPERIMENT, data)
       : plainPacket(ulidLocal, ulidPeer, data);
     this.#env.network.send(packet);
-    trafficOf(engine)(ulidLocal, ulidPeer, 1, now, opts.fii ?? 0);
+    engine.traffic(ulidLocal, ulidPeer, 1, now, opts.fii ?? 0, 'sent');
     this.#pump();
+  }
+
+  /**
+   * The link of a local address went down (`up` false) or came back: the network stops
+   * (or resumes) carrying packets from and to it, and the engine hears the local signal
+   * (RFC 5534 §3.2), as netlink tells the daemon.
+   */
+  setLinkState(address: Uint8Array, up: boolean): void {
+    this.#env.network.setAddressDown(address, !up);
+    this.#env.transcript.add(this.#env.clock.now, `${this.name} LINK ${this.#env.label(address)} ${up ? 'UP' : 'DOWN'}`);
+    if (up) this.engine.localLocatorUp(address, this.#env.clock.now);
+    else this.engine.localLocatorDown(address, this.#env.clock.now);
+    this.#pump();
+  }
+
+  /** The application's transport retransmitted to `ulidPeer` (what the data plane's TCP detector reports). */
+  ulpRetransmit(ulidPeer: Uint8Array, opts: { readonly ulidLocal?: Uint8Array; readonly fii?: number } = {}): void {
+    this.engine.ulpRetransmit(opts.ulidLocal ?? this.ulid, ulidPeer, this.#env.clock.now, opts.fii ?? 0);
+    this.#pump();
+  }
+
+  /** Starts a REAP exploration on a context now (the operator's `shim6 explore`). */
+  explore(id: number): boolean {
+    const r = this.engine.explore(id, this.#env.clock.now);
+    this.#pump();
+    return r;
   }
 
   /** Loses all state at once: the engine, the fast path, pending timers. Packets that arrive are dropped. */
@@ -236,6 +250,7 @@ export class SimHost {
       random: this.#env.random(`host:${this.name}#${this.#boots}`),
       ...(o.config === undefined ? {} : { config: o.config }),
       ...(o.policy === undefined ? {} : { policy: o.policy }),
+      ...(o.reap === undefined ? {} : { reap: o.reap }),
       ...(o.establishPolicy === undefined ? {} : { establishPolicy: o.establishPolicy }),
       ...(o.mode === undefined ? {} : { mode: o.mode }),
       ...(o.profile === undefined ? {} : { profile: o.profile }),
@@ -256,8 +271,9 @@ export class SimHost {
         const id = this.#byTag.get(c.tag);
         const ctx = id === undefined ? undefined : this.#fastPath.get(id);
         if (ctx !== undefined && (bytesEqual(packet.src, ctx.ulidPeer) || hasAddress(ctx.lsPeer, packet.src)) && (bytesEqual(packet.dst, ctx.ulidLocal) || hasAddress(ctx.lsLocal, packet.dst))) {
+          // The data plane notes the packet before the application sees (and answers) it.
+          engine.traffic(ctx.ulidLocal, ctx.ulidPeer, 1, now, ctx.fii, 'received');
           this.#deliver({ at: now, ulidLocal: ctx.ulidLocal, ulidPeer: ctx.ulidPeer, data: c.data.slice(), contextTag: c.tag });
-          trafficOf(engine)(ctx.ulidLocal, ctx.ulidPeer, 1, now, ctx.fii);
         } else {
           engine.receive(bytes, now);
         }
@@ -270,8 +286,8 @@ export class SimHost {
         engine.receiveIcmp(bytes, now);
         break;
       case 'data': {
+        if (this.#identities.some((id) => bytesEqual(id.ulid, packet.dst))) engine.traffic(packet.dst, packet.src, 1, now, 0, 'received');
         this.#deliver({ at: now, ulidLocal: packet.dst, ulidPeer: packet.src, data: c.data.slice(), contextTag: undefined });
-        if (this.#identities.some((id) => bytesEqual(id.ulid, packet.dst))) engine.traffic(packet.dst, packet.src, 1, now);
         break;
       }
       case 'other':

@@ -8,6 +8,7 @@
  * Each host and the network draw from their own stream forked from the seed by name, so
  * adding a host or a fault does not change what the other hosts draw.
  */
+import type { ReapConfig } from '../reap/constants.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { nodeCryptoProvider } from '../crypto/provider-node.js';
 import type { ContextConfig } from '../context/constants.js';
@@ -31,6 +32,8 @@ export interface SimulationOptions {
   /** Engine configuration for every host (a host may override fields). */
   readonly config?: Partial<ContextConfig>;
   readonly policy?: Partial<ContextPolicy>;
+  /** REAP for every host (RFC 5534; default profile `fast`, src/reap/constants.ts). */
+  readonly reap?: Partial<ReapConfig>;
   /** Default 'table4'. */
   readonly profile?: VerificationMethodProfile;
   /** Default node:crypto. */
@@ -47,6 +50,7 @@ export interface SimulationOptions {
 export interface AddHostOptions {
   readonly config?: Partial<ContextConfig>;
   readonly policy?: Partial<ContextPolicy>;
+  readonly reap?: Partial<ReapConfig>;
   readonly establishPolicy?: EstablishPolicy;
   readonly mode?: 'initiate' | 'respond-only';
 }
@@ -96,11 +100,13 @@ export class Simulation {
     this.#checkName(name);
     const config = this.#opts.config === undefined && opts.config === undefined ? undefined : { ...this.#opts.config, ...opts.config };
     const policy = this.#opts.policy === undefined && opts.policy === undefined ? undefined : { ...this.#opts.policy, ...opts.policy };
+    const reap = this.#opts.reap === undefined && opts.reap === undefined ? undefined : { ...this.#opts.reap, ...opts.reap };
     const host = new SimHost(name, this.#env, {
       identities,
       provider: this.provider,
       ...(config === undefined ? {} : { config }),
       ...(policy === undefined ? {} : { policy }),
+      ...(reap === undefined ? {} : { reap }),
       ...(opts.establishPolicy === undefined ? {} : { establishPolicy: opts.establishPolicy }),
       ...(opts.mode === undefined ? {} : { mode: opts.mode }),
       ...(this.#opts.profile === undefined ? {} : { profile: this.#opts.profile }),

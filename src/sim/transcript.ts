@@ -11,6 +11,9 @@
  * 8, so lines line up and diff well. Every value comes from the seeded run, so the same
  * seed gives the same transcript; tests check transcripts in as snapshot files.
  */
+import { KEEPALIVE_TIMEOUT_MS_OPTION_TYPE } from '../reap/constants.js';
+import { readU32 } from '../wire/bytes.js';
+import type { ProbeReport } from '../wire/control.js';
 import { formatIpv6 } from '../wire/address.js';
 import { toHex } from '../wire/bytes.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';
@@ -19,6 +22,8 @@ import type { Option } from '../wire/options/index.js';
 import { parsePacket } from '../wire/packet.js';
 
 /** IPv6 Next Header 253: experimental (RFC 3692), used for simulated application data. */
+const PROBE_STATE_NAMES = ['Operational', 'Exploring', 'InboundOk'] as const;
+
 export const IPPROTO_EXPERIMENT = 253;
 /** IPv6 Next Header 58: ICMPv6. */
 export const IPPROTO_ICMPV6 = 58;
@@ -64,8 +69,11 @@ function describeOptions(options: readonly Option[], label: AddressLabeler): str
       case 'CgaSignature': parts.push('sig'); break;
       case 'UlidPair': parts.push(`ulids=${label(o.senderUlid)}~${label(o.receiverUlid)}`); break;
       case 'ForkedInstanceIdentifier': parts.push(`fii=${o.forkedInstanceId}`); break;
-      case 'KeepaliveTimeout': parts.push('keepalive-timeout'); break;
-      case 'Unknown': parts.push(`opt${o.type}${o.critical ? '!' : ''}`); break;
+      case 'KeepaliveTimeout': parts.push(`kt=${o.keepaliveTimeoutSeconds}s`); break;
+      case 'Unknown':
+        if (o.type === KEEPALIVE_TIMEOUT_MS_OPTION_TYPE && o.contents.length === 4) parts.push(`kt=${readU32(o.contents, 0)}ms`);
+        else parts.push(`opt${o.type}${o.critical ? '!' : ''}`);
+        break;
     }
   }
   return parts.length === 0 ? '' : ` ${parts.join(' ')}`;
@@ -85,7 +93,11 @@ export function describeMessage(m: ControlMessage, label: AddressLabeler): strin
     case 'UpdateRequest': return `UpdateRequest ct=${t(m.receiverContextTag)} req=${n(m.requestNonce)}${describeOptions(m.options, label)}`;
     case 'UpdateAck': return `UpdateAck ct=${t(m.receiverContextTag)} req=${n(m.requestNonce)}`;
     case 'Keepalive': return `Keepalive ct=${t(m.receiverContextTag)}`;
-    case 'Probe': return `Probe ct=${t(m.receiverContextTag)} state=${m.state}`;
+    case 'Probe': {
+      const rep = (r: ProbeReport): string => `${label(r.source)}→${label(r.destination)}`;
+      const recvd = m.received.length === 0 ? '' : ` recvd=[${m.received.map(rep).join(',')}]`;
+      return `Probe ct=${t(m.receiverContextTag)} ${PROBE_STATE_NAMES[m.state] ?? m.state}${recvd}`;
+    }
     case 'Error': return `Error code=${m.errorCode} ptr=${m.pointer}`;
   }
 }
