@@ -142,8 +142,10 @@ function processInEstablished(ctx: ShimContext, rx: ReceivedControl, now: number
   switch (rx.message.kind) {
     case 'UpdateRequest': return receiveUpdateRequest(ctx, rx, now, env, prefix);
     case 'UpdateAck': return receiveUpdateAck(ctx, rx, now, prefix);
-    // Keepalive and Probe: REAP's (withReap, RFC 5534 §6.6-6.9); for the context they show the peer is alive.
-    default: return { ctx: { ...ctx, lastActivity: now }, actions: prefix };
+    // Keepalive and Probe: REAP's alone (withReap, RFC 5534 §6.6-6.9). They do not count as
+    // activity for garbage collection (§9): REAP probes until the context is collected "because
+    // upper-layer protocols ... are no longer attempting to send packets" (RFC 5534 §4.3).
+    default: return { ctx, actions: prefix };
   }
 }
 

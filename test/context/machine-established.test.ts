@@ -186,7 +186,7 @@ describe('ESTABLISHED', () => {
     expect(nextDeadline(r.ctx, p.a.env)).toBe(T0 + 60_000 + p.a.env.config.idleTimeoutMs);
   });
 
-  test('ESTABLISHED + Keepalive or Probe → processed (REAP\'s), activity recorded', () => {
+  test('ESTABLISHED + Keepalive or Probe → processed (REAP\'s), not counted as activity for §9 (RFC 5534 §4.3)', () => {
     const { p } = inEstablished();
     const tag = p.a.ctx.ctLocal;
     const probe = { kind: 'Probe', nextHeader: 59, reserved1: 0, r: 0, receiverContextTag: tag, state: 1, reserved2: 0, sent: [{ source: hostB.ulid, destination: hostA.ulid, nonce: 1, data: 2 }], received: [], options: [] } as const;
@@ -194,7 +194,7 @@ describe('ESTABLISHED', () => {
       const r = p.a.drive(control(received(hostB.ulid, hostA.ulid, m)), T0 + 1_000 * (i + 1));
       expect(r.actions).toEqual([]);
       expect(r.drop).toBeUndefined();
-      expect(r.ctx.lastActivity).toBe(T0 + 1_000 * (i + 1));
+      expect(r.ctx.lastActivity).toBe(p.a.ctx.lastActivity);
     }
   });
 

@@ -11,7 +11,7 @@ import { addr, identity, kinds, PREFIXES_A, transcriptText } from './scenario.ut
 import { createSimulation } from '../../src/api/index.js';
 
 async function withLegacy(behaviour: 'icmp' | 'silent') {
-  const sim = createSimulation({ seed: 3, link: { delayMs: 10 } });
+  const sim = createSimulation({ seed: 3, link: { delayMs: 10 } , reap: { mode: 'off' } });
   const { id: ia } = await identity(sim, 'A', PREFIXES_A, 2);
   const a = sim.addHost('A', ia);
   const l = sim.addLegacyHost('L', [addr('2001:db8:c1::1')], behaviour);

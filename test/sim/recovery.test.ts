@@ -76,7 +76,7 @@ describe('context confusion (RFC 5533 §7.15, Appendix C)', () => {
    * Ls(peer) at B. With a 1-bit tag space, A reuses a tag after a reboot.
    */
   async function confusion(onConfusion: 'discard' | 'reestablish') {
-    const sim = createSimulation({ seed: 7, link: { delayMs: 10 }, policy: { onConfusion } });
+    const sim = createSimulation({ seed: 7, link: { delayMs: 10 }, policy: { onConfusion } , reap: { mode: 'off' } });
     const { id: a1 } = await identity(sim, 'A', PREFIXES_A, 2);
     const { id: b1 } = await identity(sim, 'B', PREFIXES_B, 2);
     const a2 = { ...a1, ulid: a1.locators[1]!.address };
