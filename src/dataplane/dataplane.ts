@@ -19,6 +19,7 @@
  * again on the next loop turn. Batches are allocated once, here; the per-packet work
  * (egress.ts, ingress.ts, icmp.ts) does not allocate.
  */
+import { RetransmitDetector } from './retransmit.js';
 import { PacketBatch } from '../io/batch.js';
 import type { RawReceiver, RawSender, TunDevice } from '../io/device.js';
 import { coalesce, segmentInto } from '../io/offload.js';
@@ -54,6 +55,8 @@ export interface DataPlaneOptions {
    * with vnetHdr (and TSO6 | CSUM offloads). Default: on when the TUN has vnetHdr.
    */
   readonly offload?: boolean;
+  /** Count TCP retransmissions per context on egress (REAP's upper-layer hint; default on). */
+  readonly retransmitHints?: boolean;
 }
 
 /** Largest packet a TSO TUN hands up (IPv6 header + 65535). */
@@ -104,6 +107,7 @@ export class DataPlane implements DataPlaneControl {
   /** Offload only: the segments of egressBatch's super-packets, and ingress's merged runs. */
   private readonly segmentBatch: PacketBatch | undefined;
   private readonly coalesceBatch: PacketBatch | undefined;
+  private readonly detector: RetransmitDetector | undefined;
   private running = false;
 
   constructor(devices: DataPlaneDevices, options: DataPlaneOptions = {}) {
@@ -128,6 +132,7 @@ export class DataPlane implements DataPlaneControl {
     this.reportsPerBatch = options.reportsPerBatch ?? 8;
     this.reports = { events: options.events ?? {}, budget: this.reportsPerBatch };
     this.maxBatchesPerWake = options.maxBatchesPerWake ?? 8;
+    this.detector = options.retransmitHints === false ? undefined : new RetransmitDetector();
   }
 
   /** Starts moving packets: registers for readiness on the receiving devices. */
@@ -164,7 +169,7 @@ export class DataPlane implements DataPlaneControl {
 
   /** Rewrites a batch of wire-sized packets and sends it. */
   private send(batch: PacketBatch): void {
-    const toSend = processEgress(batch, this.table, this.demux, this.global);
+    const toSend = processEgress(batch, this.table, this.demux, this.global, this.detector);
     if (toSend > 0) {
       const sent = this.devices.sender.writeBatch(batch);
       if (sent < toSend) this.global[C.dropSendFailed]! += toSend - sent;

@@ -16,9 +16,14 @@
 import type { PacketBatch } from '../io/batch.js';
 import { C, type FastPathTable } from './fastpath.js';
 import type { Demux } from './demux.js';
+import { RetransmitVerdict, type RetransmitDetector } from './retransmit.js';
 
-/** Rewrites `batch` in place for sending; returns the number of packets left in it. */
-export function processEgress(batch: PacketBatch, table: FastPathTable, demux: Demux, g: Float64Array): number {
+/**
+ * Rewrites `batch` in place for sending; returns the number of packets left in it. With a
+ * `detector`, TCP retransmissions on a context are counted in its `egressRetransmits`
+ * (the daemon turns increases into REAP's upper-layer hint).
+ */
+export function processEgress(batch: PacketBatch, table: FastPathTable, demux: Demux, g: Float64Array, detector?: RetransmitDetector): number {
   const b = batch.buffer;
   let out = 0;
   for (let i = 0; i < batch.count; i++) {
@@ -39,6 +44,10 @@ export function processEgress(batch: PacketBatch, table: FastPathTable, demux: D
       g[C.egressPassthrough]!++;
     } else {
       const e = table.entry(index);
+      if (detector !== undefined && detector.observeEgress(b, start, len) === RetransmitVerdict.Retransmit) {
+        g[C.egressRetransmits]!++;
+        e.counters[C.egressRetransmits]!++;
+      }
       if (e.rewrite) {
         const newStart = demux.encapsulate(b, start, len, e);
         if (newStart < 0) {

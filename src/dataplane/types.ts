@@ -32,6 +32,8 @@ export const COUNTERS = [
   'controlReceived',
   'dropMalformed', 'dropNoContext', 'dropUnknownTag', 'dropLocatorMismatch',
   'dropTooBig', 'dropSendFailed', 'dropTunWriteFailed', 'dropIcmpUnmatched',
+  /** TCP segments re-sent with an old sequence number (a REAP hint, RFC 5534 §3.3; src/dataplane/retransmit.ts). */
+  'egressRetransmits',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;

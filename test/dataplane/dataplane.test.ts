@@ -113,6 +113,24 @@ describe('DataPlane egress', () => {
     expect(a.sender.sent).toEqual([p]);
     expect(a.dp.counters().dropSendFailed).toBe(1);
   });
+
+  it('counts TCP segments re-sent with an old sequence number on their context (REAP hint, RFC 5534 §3.3)', () => {
+    const { a } = pair();
+    const data = new Uint8Array(100);
+    for (const p of [tcp(A1, B1, 1000, data), tcp(A1, B1, 1100, data), tcp(A1, B1, 1000, data), tcp(A1, B1, 1200, data), tcp(A1, B1, 1100, data)]) a.tun.inject(p);
+    a.dp.pumpEgress();
+    expect(a.sender.sent).toHaveLength(5);
+    expect(a.dp.counters().egressRetransmits).toBe(2);
+    expect(a.dp.context('peer')!.counters.egressRetransmits).toBe(2);
+    // Off on request: nothing counted.
+    const tun = new MemoryTun();
+    const off = new DataPlane({ tun, sender: new MemoryRawSender(), shim: new MemoryRawReceiver(140) }, { retransmitHints: false });
+    off.addContext({ name: 'peer', localUlid: A1, peerUlid: B1, localLocators: [A1], peerLocators: [B1], localContextTag: TAG_A, peerContextTag: TAG_B, currentLocal: A1, currentPeer: B1 });
+    tun.inject(tcp(A1, B1, 1000, data));
+    tun.inject(tcp(A1, B1, 1000, data));
+    off.pumpEgress();
+    expect(off.counters().egressRetransmits).toBe(0);
+  });
 });
 
 describe('DataPlane ingress', () => {
