@@ -7,6 +7,7 @@
  * rounds), measured in the same run, and the heap slope shows whether anything
  * allocates per packet.
  */
+import { RetransmitDetector } from '../../src/dataplane/retransmit.js';
 import { PacketBatch } from '../../src/io/batch.js';
 import { ContextTagDemux } from '../../src/dataplane/demux.js';
 import { processEgress } from '../../src/dataplane/egress.js';
@@ -101,6 +102,11 @@ export function runDataplaneBench(): DataplaneBench {
   results['egress'] = bench('egress batch of 64 (rewrite + insert)', () => {
     restoreEgress();
     processEgress(egress, table, demux, g);
+  }, { measureHeap: true });
+  const detector = new RetransmitDetector();
+  results['egressHints'] = bench('egress batch of 64 with the TCP retransmission detector (REAP hint)', () => {
+    restoreEgress();
+    processEgress(egress, table, demux, g, detector);
   }, { measureHeap: true });
   results['ingress'] = bench('ingress batch of 64 (lookup + restore)', () => {
     restoreIngress();

@@ -9,6 +9,7 @@ import { runWireBench } from './wire.js';
 import { runDataplaneBench } from './dataplane.js';
 import { runNetnsBench } from './netns.js';
 import { runContextBench } from './context.js';
+import { runReapBench } from './reap.js';
 
 function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
@@ -45,9 +46,11 @@ lines.push('');
 lines.push('| direction | ns per packet (less the loop baseline) | packets/s on one core | heap B per batch |');
 lines.push('|---|---|---|---|');
 lines.push(`| egress | ${perPacket('egress', 'restoreOnly').toFixed(1)} | ${(1e9 / perPacket('egress', 'restoreOnly') / 1e6).toFixed(1)} M | ${dr['egress']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
+lines.push(`| egress with TCP retransmission hints (REAP) | ${perPacket('egressHints', 'restoreOnly').toFixed(1)} | ${(1e9 / perPacket('egressHints', 'restoreOnly') / 1e6).toFixed(1)} M | ${dr['egressHints']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
 lines.push(`| ingress | ${perPacket('ingress', 'restoreIngressOnly').toFixed(1)} | ${(1e9 / perPacket('ingress', 'restoreIngressOnly') / 1e6).toFixed(1)} M | ${dr['ingress']!.heapBytesPerOp?.toFixed(2) ?? 'n/a'} |`);
 lines.push('');
 lines.push(...(await runNetnsBench()).lines);
 lines.push(...(await runCryptoBench()).lines);
 lines.push(...(await runContextBench()).lines);
+lines.push(...(await runReapBench()).lines);
 console.log(lines.join('\n'));

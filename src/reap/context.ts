@@ -28,8 +28,9 @@ import { ReapState, type ReapAction, type ReapEnv, type ReapEvent } from './type
 
 type EnvWithReap = ContextEnv & { readonly reap: ReapConfig };
 
+/** REAP runs (profile `rfc` or `fast`); with `off` contexts carry no REAP state at all. */
 function active(env: ContextEnv): env is EnvWithReap {
-  return env.reap !== undefined;
+  return env.reap !== undefined && env.reap.mode !== 'off';
 }
 
 const WIRE_STATE: Record<ReapState, ProbeState> = {
