@@ -22,7 +22,7 @@ import { bytesEqual } from '../wire/bytes.js';
 import { dropped, establishmentTimeout, receiveI1, receiveI2, receiveIcmpNoSupport, receiveR1, receiveR1bis, receiveR2, startI1, triggeredResend } from './establishment.js';
 import { hasAddress, ulidOnly } from './locators.js';
 import { ContextState, DropReason, type ContextAction, type ContextEnv, type ContextInput, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from './types.js';
-import { contextReapDeadline, withReap } from '../reap/context.js';
+import { contextReapDeadline, withReap } from './reap.js';
 import { localLocatorsChanged, receiveError, receiveUpdateAck, receiveUpdateRequest, updateTimeout } from './update.js';
 
 export interface NewContextParams {

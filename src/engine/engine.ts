@@ -15,7 +15,7 @@
  * `maxContextsPerPeer` per ULID(peer); traffic statistics for the heuristic are an LRU of
  * `maxTrafficPairs`; R1bis and Error replies are rate-limited token buckets.
  *
- * REAP (RFC 5534) runs inside each context's step (src/reap/context.ts); the engine feeds
+ * REAP (RFC 5534) runs inside each context's step (src/context/reap.ts); the engine feeds
  * it the data plane's activity (`traffic` with a direction), local signals
  * (`localLocatorDown`/`Up`), upper-layer hints (`ulpRetransmit`) and operator requests
  * (`explore`), and caps the probes of all contexts together (`hostProbeRatePerS`).

@@ -1,5 +1,5 @@
 /**
- * REAP on a Shim6 context: how the RFC 5533 machine (src/context/machine.ts) feeds REAP
+ * REAP on a Shim6 context: how the RFC 5533 machine (machine.ts) feeds REAP (src/reap/)
  * its events and turns REAP's actions into messages and a new current pair.
  *
  * - REAP runs in ESTABLISHED only (RFC 5534 §4.2: "the exploration process can typically
@@ -19,12 +19,11 @@ import { bytesEqual, readU32, writeU32 } from '../wire/bytes.js';
 import { LocatorFlag, NO_NXT_HDR, ProbeState } from '../wire/constants.js';
 import type { ControlMessage, KeepaliveMessage, ProbeMessage } from '../wire/control.js';
 import type { Option } from '../wire/options/index.js';
-import { hasAddress } from '../context/locators.js';
-import { ContextState, type ContextAction, type ContextEnv, type ContextInput, type ShimContext, type StepResult } from '../context/types.js';
-import { advertisedSeconds } from './machine.js';
-import { KEEPALIVE_TIMEOUT_MS_OPTION_TYPE, SEND_TIMEOUT_MS, type ReapConfig } from './constants.js';
-import { initialReap, reapDeadline, reapIgnores, reapStep } from './machine.js';
-import { ReapState, type ReapAction, type ReapEnv, type ReapEvent } from './types.js';
+import { hasAddress } from './locators.js';
+import { ContextState, type ContextAction, type ContextEnv, type ContextInput, type ShimContext, type StepResult } from './types.js';
+import { KEEPALIVE_TIMEOUT_MS_OPTION_TYPE, SEND_TIMEOUT_MS, type ReapConfig } from '../reap/constants.js';
+import { advertisedSeconds, initialReap, reapDeadline, reapIgnores, reapStep } from '../reap/machine.js';
+import { ReapState, type ReapAction, type ReapEnv, type ReapEvent } from '../reap/types.js';
 
 type EnvWithReap = ContextEnv & { readonly reap: ReapConfig };
 
