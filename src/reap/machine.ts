@@ -99,8 +99,12 @@ export function advertisedSeconds(cfg: ReapConfig): number {
   return Math.max(1, Math.ceil(cfg.sendTimeoutMs / 1000));
 }
 
-function sendTimerDeadline(r: ReapContext, now: number, env: ReapEnv): number {
-  const base = effectiveSendTimeout(r, env.reap);
+function sendTimerDeadline(r: ReapContext, now: number, env: ReapEnv, inboundOkPairs = 0): number {
+  // fast: in InboundOk the Send Timer leaves room to probe every pair once at the initial
+  // pace; a shorter one sends both ends back to Exploring before either reaches a pair
+  // that works only one way, and they can chase each other indefinitely (README note 41).
+  const floor = env.reap.mode === 'fast' ? inboundOkPairs * env.reap.initialProbeTimeoutMs : 0;
+  const base = Math.max(floor, effectiveSendTimeout(r, env.reap));
   return now + Math.round(base * (1 + env.reap.sendTimeoutJitter * env.randomUnit()));
 }
 
@@ -211,6 +215,12 @@ function probe(s: Step, state: ReapState, pair?: LocatorPair, purpose: SentProbe
   if (target === undefined) {
     const list = order(s);
     target = list[cursor % list.length]!;
+    // Not the pair just probed by choice (a reply on the reverse pair), unless it is the only one.
+    const last = s.r.sent[0];
+    if (list.length > 1 && last !== undefined && last.purpose === 'explore' && bytesEqual(last.source, target.local) && bytesEqual(last.destination, target.peer)) {
+      cursor = (cursor + 1) % list.length;
+      target = list[cursor]!;
+    }
     cursor = (cursor + 1) % list.length;
   }
   const nonce = s.env.randomU32();
@@ -249,7 +259,8 @@ function startExploring(s: Step, reason: ExploreReason, localFailure: boolean): 
     received: [],
     probeCount: damped ? r.probeCount : 0,
     nextProbeAt: undefined,
-    cursor: 0,
+    // Back to Exploring from InboundOk (same episode): go on through the order, do not start it again.
+    cursor: r.exploring === undefined ? 0 : r.cursor,
     exploring: r.exploring ?? { since: s.now, reason, failed: currentPair(s.view), local: localFailure },
     retransmits: 0,
     failback: r.failback === undefined ? undefined : { ...r.failback, okSince: undefined, pendingNonce: undefined },
@@ -355,7 +366,7 @@ function onReceivedTraffic(s: Step, keepalive: boolean): void {
       return;
     case ReapState.EXPLORING:
       // §6.1 / §6.6 Exploring: SEND Probe InboundOk, START Send, GOTO InboundOk.
-      s.set({ state: ReapState.INBOUND_OK, sendTimerAt: sendTimerDeadline(r, s.now, s.env) });
+      s.set({ state: ReapState.INBOUND_OK, sendTimerAt: sendTimerDeadline(r, s.now, s.env, order(s).length) });
       s.notify('inbound-ok', keepalive ? 'Keepalive received' : 'payload received');
       scheduleNextProbe(s, probe(s, ReapState.INBOUND_OK));
       return;
@@ -379,7 +390,7 @@ function onSent(s: Step): void {
       return;
     case ReapState.INBOUND_OK:
       // §6.2 InboundOk: START Send.
-      if (r.sendTimerAt === undefined) s.set({ sendTimerAt: sendTimerDeadline(r, s.now, s.env) });
+      if (r.sendTimerAt === undefined) s.set({ sendTimerAt: sendTimerDeadline(r, s.now, s.env, order(s).length) });
       return;
   }
 }
@@ -413,7 +424,7 @@ function onProbe(s: Step, src: Uint8Array, dst: Uint8Array, p: Extract<ReapEvent
         state: ReapState.INBOUND_OK,
         keepaliveTimerAt: undefined,
         nextKeepaliveAt: undefined,
-        sendTimerAt: sendTimerDeadline(s.r, s.now, s.env),
+        sendTimerAt: sendTimerDeadline(s.r, s.now, s.env, order(s).length),
         ...(s.r.exploring === undefined ? { exploring: { since: s.now, reason: 'peer-exploring' as const, failed: currentPair(s.view), local: false } } : {}),
       });
       if (entering) s.notify('inbound-ok', 'the peer is exploring');
@@ -458,7 +469,7 @@ function onTimeout(s: Step): void {
   }
   if (r.nextProbeAt !== undefined && now >= r.nextProbeAt) {
     // §6.5: retransmission; in InboundOk START Send if it was not running.
-    if (r.state === ReapState.INBOUND_OK && r.sendTimerAt === undefined) s.set({ sendTimerAt: sendTimerDeadline(r, now, s.env) });
+    if (r.state === ReapState.INBOUND_OK && r.sendTimerAt === undefined) s.set({ sendTimerAt: sendTimerDeadline(r, now, s.env, order(s).length) });
     s.set({ nextProbeAt: undefined });
     scheduleNextProbe(s, probe(s, r.state));
   }

@@ -317,6 +317,13 @@ export class SimNetwork {
       const receive = this.#receivers.get(host)!;
       for (const t of fate.arrivals) {
         this.#clock.schedule(t, () => {
+          // A packet in flight to an address whose link went down meanwhile is lost there.
+          if (this.#addressDown.has(addressKey(packet.dst))) {
+            c.lost++;
+            this.#totals.lost++;
+            this.#totals.dropped['address-down'] = (this.#totals.dropped['address-down'] ?? 0) + 1;
+            return;
+          }
           c.delivered++;
           this.#totals.delivered++;
           receive(bytes.slice(), packet);
