@@ -59,6 +59,7 @@ export function initialReap(view: ReapView, now: number, env: ReapEnv): ReapCont
     lastProbeAt: undefined,
     probeTokens: env.reap.probeBurst,
     probeTokensAt: now,
+    pairConfirmedAt: undefined,
     exploring: undefined,
     exploredUntil: undefined,
     retransmits: 0,
@@ -242,7 +243,8 @@ function scheduleNextProbe(s: Step, sent: boolean): void {
   if (!sent) return;
   const count = s.r.probeCount + 1;
   const wait = probeSpacing(count, order(s).length, s.env.reap, s.env.randomUnit());
-  s.set({ probeCount: count, nextProbeAt: s.now + wait });
+  // An answer to the peer's probe does not push back a retransmission already due earlier.
+  s.set({ probeCount: count, nextProbeAt: Math.min(s.r.nextProbeAt ?? Number.POSITIVE_INFINITY, s.now + wait) });
 }
 
 /** §6.4 (and the beyond-RFC triggers): GOTO Exploring, SEND Probe Exploring. */
@@ -314,7 +316,14 @@ function noteReports(s: Step, reports: readonly ProbeReport[]): LocatorPair | un
 function adopt(s: Step, pair: LocatorPair | undefined): void {
   if (pair === undefined) return;
   const from = currentPair(s.view);
-  if (samePair(from, pair)) return;
+  if (samePair(from, pair)) {
+    s.set({ pairConfirmedAt: s.now });
+    return;
+  }
+  // An Operational end whose pair was confirmed moments ago keeps it: two of its probes
+  // confirmed in one exploration (one per message) would otherwise move it twice.
+  const settle = s.env.reap.initialProbeTimeoutMs * s.env.reap.initialProbes;
+  if (s.r.state === ReapState.OPERATIONAL && s.r.pairConfirmedAt !== undefined && s.now - s.r.pairConfirmedAt < settle) return;
   const e = s.r.exploring;
   const away = samePair(from, s.r.primary);
   const cfg = s.env.reap;
@@ -323,6 +332,7 @@ function adopt(s: Step, pair: LocatorPair | undefined): void {
   s.set({
     lastFailover: { at: s.now, from, to: pair, durationMs: e === undefined ? 0 : s.now - e.since, reason: e?.reason ?? 'peer-exploring' },
     failoversAway,
+    pairConfirmedAt: s.now,
   });
   s.stat('failovers');
   s.actions.push({ kind: 'switch-pair', pair });

@@ -95,6 +95,8 @@ export interface ReapContext {
   /** Probe budget: a token bucket of `probeBurst` refilled one token per `minProbeGapMs`. */
   readonly probeTokens: number;
   readonly probeTokensAt: number;
+  /** When a report last confirmed the current pair (or REAP moved to it). */
+  readonly pairConfirmedAt: number | undefined;
   /** The current exploration: when and why it started, and the pair that was current. */
   readonly exploring: { readonly since: number; readonly reason: ExploreReason; readonly failed: LocatorPair; readonly local: boolean } | undefined;
   /** When the last exploration ended (flap damping). */
