@@ -79,7 +79,8 @@ export function reapDeadline(r: ReapContext, cfg: ReapConfig): number | undefine
   if (r.keepaliveTimerAt !== undefined) d = Math.min(d, r.keepaliveTimerAt);
   if (r.nextKeepaliveAt !== undefined) d = Math.min(d, r.nextKeepaliveAt);
   if (r.nextProbeAt !== undefined) d = Math.min(d, r.nextProbeAt);
-  if (r.failback !== undefined) {
+  // Failback runs in Operational only (failbackTimers); elsewhere its deadline would fire and change nothing.
+  if (r.failback !== undefined && r.state === ReapState.OPERATIONAL) {
     d = Math.min(d, r.failback.nextProbeAt);
     if (r.failback.okSince !== undefined) d = Math.min(d, r.failback.okSince + failbackHoldDown(r, cfg));
   }
@@ -106,7 +107,7 @@ function sendTimerDeadline(r: ReapContext, now: number, env: ReapEnv, inboundOkP
   // that works only one way, and they can chase each other indefinitely (README note 41).
   const floor = env.reap.mode === 'fast' ? inboundOkPairs * env.reap.initialProbeTimeoutMs : 0;
   const base = Math.max(floor, effectiveSendTimeout(r, env.reap));
-  return now + Math.round(base * (1 + env.reap.sendTimeoutJitter * env.randomUnit()));
+  return now + Math.floor(base * (1 + env.reap.sendTimeoutJitter * env.randomUnit()));
 }
 
 function keepaliveInterval(r: ReapContext, env: ReapEnv): number {
@@ -120,7 +121,8 @@ export function probeSpacing(k: number, pairs: number, cfg: ReapConfig, unit: nu
   const cap = cfg.mode === 'rfc' ? cfg.maxProbeTimeoutMs : Math.max(cfg.initialProbeTimeoutMs, Math.floor(cfg.maxProbeTimeoutMs / Math.max(1, pairs)));
   const exp = Math.min(30, k - cfg.initialProbes);
   const base = Math.min(cap, cfg.initialProbeTimeoutMs * 2 ** exp);
-  return Math.max(1, Math.round(base * (1 - cfg.probeJitter + 2 * cfg.probeJitter * unit)));
+  // Jitter first, then the cap: §4.3, the interval "may not grow" beyond Max Probe Timeout.
+  return Math.max(1, Math.min(cap, Math.round(base * (1 - cfg.probeJitter + 2 * cfg.probeJitter * unit))));
 }
 
 function failbackHoldDown(r: ReapContext, cfg: ReapConfig): number {
@@ -312,18 +314,21 @@ function noteReports(s: Step, reports: readonly ProbeReport[]): LocatorPair | un
   return best;
 }
 
-/** Adopts `pair` as the current pair (data plane switches at once) and records the failover. */
-function adopt(s: Step, pair: LocatorPair | undefined): void {
-  if (pair === undefined) return;
+/**
+ * Adopts `pair` as the current pair (the data plane switches at once) and records the
+ * failover. Returns the pair in use afterwards.
+ */
+function adopt(s: Step, pair: LocatorPair | undefined): LocatorPair {
   const from = currentPair(s.view);
+  if (pair === undefined) return from;
   if (samePair(from, pair)) {
     s.set({ pairConfirmedAt: s.now });
-    return;
+    return from;
   }
   // An Operational end whose pair was confirmed moments ago keeps it: two of its probes
   // confirmed in one exploration (one per message) would otherwise move it twice.
   const settle = s.env.reap.initialProbeTimeoutMs * s.env.reap.initialProbes;
-  if (s.r.state === ReapState.OPERATIONAL && s.r.pairConfirmedAt !== undefined && s.now - s.r.pairConfirmedAt < settle) return;
+  if (s.r.state === ReapState.OPERATIONAL && s.r.pairConfirmedAt !== undefined && s.now - s.r.pairConfirmedAt < settle) return from;
   const e = s.r.exploring;
   const away = samePair(from, s.r.primary);
   const cfg = s.env.reap;
@@ -337,6 +342,7 @@ function adopt(s: Step, pair: LocatorPair | undefined): void {
   s.stat('failovers');
   s.actions.push({ kind: 'switch-pair', pair });
   s.notify('failover', `${e?.reason ?? 'peer-exploring'}: new current pair after ${e === undefined ? 0 : s.now - e.since} ms`);
+  return pair;
 }
 
 /** Leaves exploration for Operational. */
@@ -418,12 +424,12 @@ function onProbe(s: Step, src: Uint8Array, dst: Uint8Array, p: Extract<ReapEvent
     case 0: {
       // §6.9 Operational: STOP Send, START Keepalive, GOTO Operational.
       const before = s.r.state;
-      adopt(s, pair);
+      const inUse = adopt(s, pair);
       toOperational(s);
       s.set({ sendTimerAt: undefined, ...(s.r.keepaliveTimerAt === undefined ? { keepaliveTimerAt: s.now + s.r.keepaliveTimeoutMs, nextKeepaliveAt: s.now + keepaliveInterval(s.r, s.env) } : {}) });
       // Failback probe of a peer (Probe Data bit 0): answer on our current pair so it learns its direction works.
       if (before === ReapState.OPERATIONAL && (first.data & PROBE_DATA_REPLY_REQUESTED) !== 0 && cfg.mode === 'fast') {
-        probe(s, ReapState.OPERATIONAL, pair ?? currentPair(s.view), 'failback');
+        probe(s, ReapState.OPERATIONAL, inUse, 'failback');
       }
       return;
     }
@@ -445,10 +451,10 @@ function onProbe(s: Step, src: Uint8Array, dst: Uint8Array, p: Extract<ReapEvent
     default: {
       // §6.8 InboundOk: SEND Probe Operational, RESTART Send, STOP Keepalive, GOTO Operational;
       // a new current pair from the reports of received probes.
-      adopt(s, pair);
+      const inUse = adopt(s, pair);
       toOperational(s);
       s.set({ sendTimerAt: sendTimerDeadline(s.r, s.now, s.env), keepaliveTimerAt: undefined, nextKeepaliveAt: undefined });
-      probe(s, ReapState.OPERATIONAL, pair ?? currentPair(s.view));
+      probe(s, ReapState.OPERATIONAL, inUse);
       return;
     }
   }

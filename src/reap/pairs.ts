@@ -71,6 +71,11 @@ export function policyOf(a: Uint8Array, table: readonly PolicyEntry[] = DEFAULT_
   return best ?? DEFAULT_POLICY_TABLE[1]!;
 }
 
+/** fe80::/10 (RFC 4291 §2.5.6). */
+export function isLinkLocal(a: Uint8Array): boolean {
+  return a[0] === 0xfe && (a[1]! & 0xc0) === 0x80;
+}
+
 /** What the ranking reads from a context: ShimContext satisfies it. */
 export interface PairSets {
   readonly ulidLocal: Uint8Array;
@@ -152,6 +157,9 @@ export function explorationOrder(
   for (const local of locals) {
     const src = policyOf(local, table);
     for (const peer of peers) {
+      // §4.3: prune inappropriate combinations, "such as ... a link-local address when
+      // contacting a peer that uses a global unicast address" (RFC 6724 §5 Rule 2, scope).
+      if (isLinkLocal(local) !== isLinkLocal(peer)) continue;
       const dst = policyOf(peer, table);
       const pref = peerPreference(sets, peer);
       cands.push({
@@ -167,6 +175,8 @@ export function explorationOrder(
       });
     }
   }
+  // Nothing left after pruning (only mismatched scopes): keep the ULID pair, so there is always one.
+  if (cands.length === 0) return [{ local: sets.ulidLocal, peer: sets.ulidPeer }];
   cands.sort((a, b) =>
     a.klass - b.klass
     || a.labelMatch - b.labelMatch
