@@ -12,26 +12,16 @@
  *
  * Everything is seeded: the same seed prints the same report.
  */
+import { option, percentile } from './cli.js';
 import { addHbaHost, createSimulation, type SimHost } from '../../src/api/index.js';
 import { parsePacket } from '../../src/wire/packet.js';
 
-function option(name: string, fallback: number, min: number, max: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`--${name} needs an integer in ${min}..${max}`);
-  return v;
-}
 
 const seed = option('seed', 1, 0, 0xffff_ffff);
 const contexts = option('contexts', 1_000, 1, 65_536);
 const START_SPREAD_MS = 10_000;
 const RUN_MS = 400_000;
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 function ms(v: number): string {
   return v >= 1_000 ? `${(v / 1_000).toFixed(2)} s` : `${v} ms`;

@@ -32,12 +32,13 @@
  * stderr). `--trace` prints each run's transcript (use it with --runs 1, --profile and
  * --mode to look at one run).
  */
+import { option, percentile } from './cli.js';
 import { addHbaHost, createSimulation, type SimHost, type SimPacket } from '../../src/api/index.js';
 import { ContextState } from '../../src/context/types.js';
 import type { ReapStats } from '../../src/reap/types.js';
 import { addressKey, formatIpv6 } from '../../src/wire/address.js';
 import { bytesEqual } from '../../src/wire/bytes.js';
-import { IPPROTO_SHIM6 } from '../../src/wire/constants.js';
+import { IPPROTO_SHIM6, MessageType } from '../../src/wire/constants.js';
 
 type Profile = 'rfc' | 'fast';
 type Mode = 1 | 2 | 3 | 4;
@@ -50,13 +51,6 @@ const MODE_TEXT: Record<Mode, string> = {
   4: 'only A2→B1 and B2→A1 work',
 };
 
-function option(name: string, fallback: number, min: number, max: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`--${name} needs an integer in ${min}..${max}`);
-  return v;
-}
 
 function choice<T extends string>(name: string, values: readonly T[]): T | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -132,8 +126,8 @@ function isShim6Control(bytes: Uint8Array, type: number): boolean {
   // The simulator's hosts put the Shim6 header right after the IPv6 header.
   return bytes.length > 42 && bytes[6] === IPPROTO_SHIM6 && (bytes[42]! & 0x80) === 0 && (bytes[42]! & 0x7f) === type;
 }
-const PROBE_TYPE = 67;
-const KEEPALIVE_TYPE = 66;
+const PROBE_TYPE = MessageType.Probe;
+const KEEPALIVE_TYPE = MessageType.Keepalive;
 
 function encode(kind: number, seq: number, ack: number): Uint8Array {
   const d = new Uint8Array(9);
@@ -314,10 +308,6 @@ async function runOne(profile: Profile, mode: Mode, seed: number): Promise<RunRe
   return result;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 function sortedOf(xs: readonly (number | undefined)[]): number[] {
   return xs.filter((x): x is number => x !== undefined).sort((x, y) => x - y);
