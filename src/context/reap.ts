@@ -174,12 +174,14 @@ export function withReap(before: ShimContext, result: StepResult, input: Context
   if (!active(env)) return result;
   // Our Keepalive Timeout goes into every I2, I2bis, R2 and Update Request we send (§5.3), in any STATE.
   const kto = keepaliveTimeoutOptions(env.reap);
-  const withOption = (list: readonly ContextAction[]): ContextAction[] =>
-    kto.length === 0 ? [...list] : list.map((a) => (a.kind === 'send' && a.message.kind !== 'Error' && CARRIES_KEEPALIVE_TIMEOUT.has(a.message.kind) ? { ...a, message: { ...a.message, options: [...a.message.options, ...kto] } as ControlMessage } : a));
+  const carries = (a: ContextAction): boolean => a.kind === 'send' && CARRIES_KEEPALIVE_TIMEOUT.has(a.message.kind);
+  const needsOption = kto.length > 0 && result.actions.some(carries);
+  const withOption = (list: readonly ContextAction[]): readonly ContextAction[] =>
+    !needsOption ? list : list.map((a) => (carries(a) && a.kind === 'send' && a.message.kind !== 'Error' ? { ...a, message: { ...a.message, options: [...a.message.options, ...kto] } as ControlMessage } : a));
   let ctx = result.ctx;
   if (ctx.state !== ContextState.ESTABLISHED) {
     const drop = ctx.reap !== undefined && ctx.state !== ContextState.I2BIS_SENT;
-    if (!drop && kto.length === 0) return result;
+    if (!drop && !needsOption) return result;
     return { ...result, ctx: drop ? { ...ctx, reap: undefined } : ctx, actions: withOption(result.actions) };
   }
   const out: ContextAction[] = [];
@@ -194,6 +196,6 @@ export function withReap(before: ShimContext, result: StepResult, input: Context
   if (!fresh) {
     for (const e of eventsOf(before, ctx, input, result)) ctx = run(ctx, e, now, env, out);
   }
-  if (ctx === result.ctx && out.length === 0 && kto.length === 0) return result;
-  return { ...result, ctx, actions: [...withOption(result.actions), ...out] };
+  if (ctx === result.ctx && out.length === 0 && !needsOption) return result;
+  return { ...result, ctx, actions: out.length === 0 ? withOption(result.actions) : [...withOption(result.actions), ...out] };
 }

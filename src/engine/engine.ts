@@ -75,6 +75,9 @@ export function encodeAction(a: EngineAction & { kind: 'send' }): Uint8Array {
   return encodeControlPacket({ source: a.src, destination: a.dst }, a.message);
 }
 
+/** Shared inputs for the per-packet path (no allocation when REAP ignores them). */
+const PAYLOAD_SENT = { kind: 'payload-sent' } as const;
+const PAYLOAD_RECEIVED = { kind: 'payload-received' } as const;
 const REAP_EVENTS: ReadonlySet<string> = new Set(['exploring', 'inbound-ok', 'operational', 'failover', 'failback']);
 const ICMPV6 = 58;
 const ICMP_PARAMETER_PROBLEM = 4;
@@ -323,8 +326,9 @@ export class ShimEngine {
   traffic(ulidLocal: Uint8Array, ulidPeer: Uint8Array, packets: number, now: number, fii = 0, direction?: 'sent' | 'received'): void {
     const ctx = this.#table.byUlids(ulidLocal, ulidPeer, fii);
     if (ctx !== undefined) {
-      if (direction !== undefined && ctx.reap !== undefined && !reapIgnores(ctx.reap, { kind: direction === 'sent' ? 'payload-sent' : 'payload-received' })) {
-        this.#step(ctx, { kind: direction === 'sent' ? 'payload-sent' : 'payload-received' }, now);
+      const input = direction === 'sent' ? PAYLOAD_SENT : direction === 'received' ? PAYLOAD_RECEIVED : undefined;
+      if (input !== undefined && ctx.reap !== undefined && !reapIgnores(ctx.reap, input)) {
+        this.#step(ctx, input, now);
       } else if (ctx.lastActivity < now) {
         this.#table.touch({ ...ctx, lastActivity: now });
       }
