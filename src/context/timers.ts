@@ -8,7 +8,11 @@
 import type { ContextEnv, Retransmit } from './types.js';
 
 function jittered(nominalMs: number, env: ContextEnv): number {
-  return env.config.jitter ? Math.round(nominalMs * (0.5 + env.randomUnit())) : nominalMs;
+  if (!env.config.jitter) return nominalMs;
+  // Clamped to whole milliseconds inside [0.5, 1.5] × nominal: 0.5 + u rounds to exactly
+  // 1.5 in floating point for u just under 1, and Math.round would then step past 1.5.
+  const ms = Math.round(nominalMs * (0.5 + env.randomUnit()));
+  return Math.min(Math.floor(1.5 * nominalMs), Math.max(Math.ceil(0.5 * nominalMs), ms));
 }
 
 /** A message was sent for the first time: wait one nominal timeout. */

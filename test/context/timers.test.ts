@@ -53,6 +53,13 @@ describe('timers', () => {
     expect(timerResent(t, 1_500)).toEqual({ count: 0, timeoutMs: 4_000, sentAt: 1_500, deadline: 4_100 });
   });
 
+  test('the largest draw below 1 stays within 1.5 × the nominal (0.5 + u rounds to 1.5 in floating point)', () => {
+    const u = 1 - 2 ** -53;
+    expect(0.5 + u).toBe(1.5);
+    const t = timerMessageSent(0, 1, envWith(true, u));
+    expect(t.deadline).toBe(1);
+  });
+
   test('property: every deadline lies in [0.5, 1.5] × the nominal (backed-off, capped) timeout', () => {
     fc.assert(
       fc.property(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), fc.integer({ min: 1, max: 1_000_000 }), fc.nat(10), fc.nat(1e9), (u, nominal, retries, now) => {
