@@ -37,9 +37,9 @@ import {
   toExploring,
   type SendProbe,
   type TestReapEnv,
+  T,
 } from './reap.util.js';
 
-const T = 10_000;
 const FAST_SEND = 1_050;
 
 function downA1(a: Uint8Array): boolean {

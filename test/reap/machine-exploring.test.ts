@@ -28,12 +28,12 @@ import {
   timers,
   toExploring,
   type SendProbe,
+  T,
+  SEND,
+  KT,
+  KI,
 } from './reap.util.js';
 
-const T = 10_000;
-const SEND = 15_750;
-const KT = 15_000;
-const KI = 6_250;
 const N0 = FIRST_NONCE;
 
 function exploring(): { readonly r: Reap; readonly tE: number; readonly first: SendProbe } {

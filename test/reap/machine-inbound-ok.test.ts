@@ -27,12 +27,12 @@ import {
   summary,
   timers,
   type SendProbe,
+  T,
+  SEND,
+  KT,
+  KI,
 } from './reap.util.js';
 
-const T = 10_000;
-const SEND = 15_750;
-const KT = 15_000;
-const KI = 6_250;
 const N0 = FIRST_NONCE;
 const P1 = 0xb000_0001;
 const P2 = 0xb000_0002;

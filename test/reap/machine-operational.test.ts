@@ -26,12 +26,12 @@ import {
   summary,
   timers,
   toExploring,
+  T,
+  SEND,
+  KT,
+  KI,
 } from './reap.util.js';
 
-const T = 10_000;
-const SEND = 15_750;
-const KT = 15_000;
-const KI = 6_250;
 
 /** Operational with no timer running. */
 function idle(): Reap {

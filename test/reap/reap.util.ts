@@ -254,6 +254,16 @@ export class Reap {
   }
 }
 
+/**
+ * Timer values under `rfcEnv()` (randomUnit 0.5): a test clock origin `T`, the Send
+ * Timer 15 s × 1.05, the Keepalive Timeout 15 s (the default, no option received) and
+ * the Keepalive Interval 15 s × (1/3 + 1/6 × 0.5).
+ */
+export const T = 10_000;
+export const SEND = 15_750;
+export const KT = 15_000;
+export const KI = 6_250;
+
 /** rfc profile with exact timers. */
 export function rfcEnv(o: EnvOptions = {}): TestReapEnv {
   return fixedEnv({ mode: 'rfc' }, o);
