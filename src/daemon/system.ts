@@ -31,17 +31,25 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs a program with arguments (no shell). Never rejects: failures are results. */
-export type CommandRunner = (file: string, args: readonly string[]) => Promise<CommandResult>;
+/**
+ * Runs a program with arguments (no shell), writing `input` to its standard input when
+ * given (`nft -f -` reads its script there). Never rejects: failures are results.
+ */
+export type CommandRunner = (file: string, args: readonly string[], input?: string) => Promise<CommandResult>;
 
 /** The real runner: execFile, bounded in time and output. */
 export function execFileRunner(timeoutMs = 10_000): CommandRunner {
-  return (file, args) => new Promise((resolve) => {
-    execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 4 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
+  return (file, args, input) => new Promise((resolve) => {
+    const child = execFile(file, [...args], { timeout: timeoutMs, maxBuffer: 4 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (error === null) { resolve({ code: 0, stdout, stderr }); return; }
       const code = typeof error.code === 'number' ? error.code : -1;
       resolve({ code, stdout: stdout ?? '', stderr: stderr !== '' ? stderr : error.message });
     });
+    if (input === undefined || child.stdin === null) return;
+    // A child that exits without reading its input makes the write fail with EPIPE; the
+    // exit status reports what went wrong, so the stream error is only swallowed here.
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
   });
 }
 
