@@ -3,7 +3,8 @@
  * The `shim6` command-line tool (package.json `bin`): `decode` shows Shim6 packets
  * (RFC 5533 §5, RFC 5534 §5) as JSON, `encode` turns that JSON back into packets, and
  * `cga` / `hba` generate and verify addresses and Locator List signatures (crypto.ts),
- * `status` / `contexts` / `set-pair` talk to shim6d's control socket (control.ts), and
+ * `status`, `contexts`, `context`, `locators`, `establish`, `explore`, `pcap`, `metrics`,
+ * `reload` and `set-pair` talk to shim6d's control socket (control.ts), and
  * `daemon` runs shim6d itself (src/daemon/main.ts, loaded only for that command).
  *
  * Exit codes: 0 ok; 1 invalid input (a packet that fails the strict parse, bad JSON or
@@ -17,7 +18,7 @@ import { err, EXIT_INVALID, EXIT_OK, out, readText, usage } from './output.js';
 import { decodeHexText, decodePcap, type DecodedRecord, type DecodeLayer } from './decode.js';
 import { CGA_HELP, cryptoCommand, HBA_HELP } from './crypto.js';
 import { encodeText } from './encode.js';
-import { CONTEXTS_HELP, controlCommand, SET_PAIR_HELP, STATUS_HELP } from './control.js';
+import { CONTROL_HELP, controlCommand, isControlCommand } from './control.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
 
 
@@ -31,9 +32,18 @@ Commands:
   cga       generate and verify CGAs, sign and verify Locator Lists (RFC 3972, RFC 5533 §5.15.5)
   hba       generate and verify HBA sets (RFC 5535)
   daemon    run shim6d, the Shim6 daemon (same as shim6d --config FILE)
-  status    show the running daemon
-  contexts  list the daemon's contexts, locators and counters
-  set-pair  switch a context's current locator pair
+
+Commands for the running daemon (--socket PATH, --json):
+  status     show the daemon: contexts by state, REAP, capture, metrics, counters
+  contexts   list the contexts: state, locators, REAP state, failovers, counters
+  context    show one context (shim6 context <name>)
+  locators   list the local identities and their locators
+  establish  establish a context with a peer (shim6 establish <peer-ulid> [--local ULID])
+  explore    make REAP explore a context's locator pairs now (shim6 explore <context>)
+  pcap       capture the Shim6 traffic to a file (shim6 pcap start [--file PATH] | stop)
+  metrics    print the metrics in the Prometheus text format
+  reload     re-read the configuration file
+  set-pair   switch a context's current locator pair
 
 Flags:
   -h, --help      show this help (or 'shim6 <command> --help')
@@ -166,7 +176,6 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'encode': return encodeCommand(rest);
     case 'cga': return cryptoCommand('cga', rest);
     case 'hba': return cryptoCommand('hba', rest);
-    case 'status': case 'contexts': case 'set-pair': return controlCommand(first, rest);
     case 'daemon': {
       const { daemonMain } = await import('../daemon/main.js');
       const code = await daemonMain(rest, 'shim6 daemon', async () => (await import('../daemon/shim6d.js')).realDataPlane);
@@ -178,13 +187,12 @@ async function main(argv: readonly string[]): Promise<number> {
       if (rest[0] === 'encode') { out(ENCODE_HELP); return EXIT_OK; }
       if (rest[0] === 'cga') { out(CGA_HELP); return EXIT_OK; }
       if (rest[0] === 'hba') { out(HBA_HELP); return EXIT_OK; }
-      if (rest[0] === 'status') { out(STATUS_HELP); return EXIT_OK; }
-      if (rest[0] === 'contexts') { out(CONTEXTS_HELP); return EXIT_OK; }
-      if (rest[0] === 'set-pair') { out(SET_PAIR_HELP); return EXIT_OK; }
+      if (rest[0] !== undefined && isControlCommand(rest[0])) { out(CONTROL_HELP[rest[0]]); return EXIT_OK; }
       if (rest[0] === 'daemon') { out((await import('../daemon/main.js')).daemonHelp('shim6 daemon')); return EXIT_OK; }
       if (rest[0] === undefined) { out(MAIN_HELP); return EXIT_OK; }
       return usage(`unknown command '${rest[0]}'`);
     default:
+      if (isControlCommand(first)) return controlCommand(first, rest);
       return usage(first.startsWith('-') ? `unknown flag '${first}'` : `unknown command '${first}'`);
   }
 }

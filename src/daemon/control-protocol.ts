@@ -7,10 +7,24 @@
  * (RFC 8949) of that many octets. Requests are at most MAX_REQUEST_FRAME (64 KiB)
  * octets; responses at most MAX_RESPONSE_FRAME (a `contexts` listing can be large).
  *
- * Request:  {v: 1, id: uint, op: 'status' | 'contexts' | 'context' | 'set-pair' | 'counters', args?: map}
+ * Request:  {v: 1, id: uint, op, args?: map}
  * Response: {v: 1, id, ok: true, result} or {v: 1, id, ok: false, error: {code, message}}
  * `id` echoes the request's; it is null when the request's id could not be read.
- * Addresses travel as text (RFC 5952 on output), context tags as integers.
+ * Addresses travel as text (RFC 5952 on output), context tags as integers, times as
+ * ISO 8601 text (UTC).
+ *
+ * Ops, their arguments (? optional) and results:
+ *   status                               StatusResult
+ *   contexts                             ContextView[]
+ *   context    {context}                 ContextView
+ *   counters                             CountersResult
+ *   set-pair   {context, local, peer}    ContextView
+ *   locators                             LocatorsResult
+ *   establish  {peer, local?}            EstablishResult (RFC 5533 §7.1: start I1)
+ *   explore    {context}                 ContextView (RFC 5534 §4: start exploring now)
+ *   pcap       {action: start|stop, path?}  PcapResult (path only with start)
+ *   metrics                              MetricsResult (Prometheus text exposition)
+ *   reload                               ReloadResult
  *
  * Accepted CBOR (checked before cbor-x decodes anything, so a hostile frame cannot make
  * the decoder build tagged objects, deep structures or huge arrays): definite lengths
@@ -26,12 +40,12 @@ export const FRAME_HEADER_LEN = 4;
 export const MAX_REQUEST_FRAME = 64 * 1024;
 export const MAX_RESPONSE_FRAME = 4 * 1024 * 1024;
 export const MAX_CBOR_DEPTH = 8;
-/** Longest string argument (context names are at most 64 characters, addresses 45). */
+/** Longest string argument (context names are at most 64 characters, addresses 45; capture paths must fit too). */
 export const MAX_ARG_STRING = 256;
 /** Characters of a client-supplied string quoted back in an error message. */
 const QUOTE_MAX = 64;
 
-export const CONTROL_OPS = ['status', 'contexts', 'context', 'set-pair', 'counters'] as const;
+export const CONTROL_OPS = ['status', 'contexts', 'context', 'set-pair', 'counters', 'locators', 'establish', 'explore', 'pcap', 'metrics', 'reload'] as const;
 export type ControlOp = (typeof CONTROL_OPS)[number];
 
 /** Error codes of error replies. */
@@ -53,6 +67,14 @@ export const CONTROL_ERROR_CODES = [
   'busy',
   /** A system command (routing) failed; the change was rolled back. */
   'system',
+  /** The op needs something this daemon does not run (no context engine, no metrics listener...). */
+  'not-available',
+  /** `establish`: no local identity (ULID) fits, or `local` is not one of ours. */
+  'no-identity',
+  /** `pcap`: already capturing (start), not capturing (stop), or the file cannot be written. */
+  'capture',
+  /** `reload`: the configuration file cannot be read or is not valid; nothing was changed. */
+  'bad-config',
   'internal',
 ] as const;
 export type ControlErrorCode = (typeof CONTROL_ERROR_CODES)[number];
@@ -67,10 +89,15 @@ export class ControlError extends Error {
   }
 }
 
+export const PCAP_ACTIONS = ['start', 'stop'] as const;
+export type PcapAction = (typeof PCAP_ACTIONS)[number];
+
 export type ControlRequest =
-  | { readonly id: number; readonly op: 'status' | 'contexts' | 'counters' }
-  | { readonly id: number; readonly op: 'context'; readonly args: { readonly context: string } }
-  | { readonly id: number; readonly op: 'set-pair'; readonly args: { readonly context: string; readonly local: string; readonly peer: string } };
+  | { readonly id: number; readonly op: 'status' | 'contexts' | 'counters' | 'locators' | 'metrics' | 'reload' }
+  | { readonly id: number; readonly op: 'context' | 'explore'; readonly args: { readonly context: string } }
+  | { readonly id: number; readonly op: 'set-pair'; readonly args: { readonly context: string; readonly local: string; readonly peer: string } }
+  | { readonly id: number; readonly op: 'establish'; readonly args: { readonly peer: string; readonly local?: string } }
+  | { readonly id: number; readonly op: 'pcap'; readonly args: { readonly action: PcapAction; readonly path?: string } };
 
 export interface ControlErrorBody {
   readonly code: string;
@@ -86,19 +113,49 @@ export interface PairView {
   readonly peer: string;
 }
 
-/** One context as `contexts`, `context` and `set-pair` report it. */
+/** RFC 5534 §6 REAP states, spelled as src/reap/types.ts spells them. */
+export const REAP_STATES = ['Operational', 'Exploring', 'InboundOk'] as const;
+export type ReapStateName = (typeof REAP_STATES)[number];
+
+export interface FailoverView {
+  /** ISO time the new pair was taken into use. */
+  readonly at: string;
+  /** From the start of exploring to the switch; null when not measured (e.g. an operator's set-pair). */
+  readonly durationMs: number | null;
+  readonly from: PairView;
+  readonly to: PairView;
+  /** Why, e.g. 'send-timeout', 'peer-exploring', 'operator'. */
+  readonly reason: string;
+}
+
+/**
+ * One context as `contexts`, `context`, `set-pair` and `explore` report it. Static
+ * (configured) contexts have no RFC 5533 state and no REAP: state, reap, lastFailover
+ * and establishedAt are null and failovers is 0.
+ */
 export interface ContextView {
   readonly name: string;
+  /** 'static': from the configuration file; 'engine': negotiated by the context engine (RFC 5533 §7). */
+  readonly source: 'static' | 'engine';
   readonly localUlid: string;
   readonly peerUlid: string;
   readonly localLocators: readonly string[];
   readonly peerLocators: readonly string[];
   readonly localContextTag: number;
-  readonly peerContextTag: number;
+  /** Null until the peer's Receiver Context Tag is known (before R2/I2 completes). */
+  readonly peerContextTag: number | null;
   readonly currentPair: PairView;
   /** True when the current pair differs from the ULID pair (packets carry the Payload Extension header). */
   readonly rewriting: boolean;
   readonly counters: Counters;
+  /** RFC 5533 §6.2 STATE, e.g. 'ESTABLISHED', 'I1-SENT'; null for a static context. */
+  readonly state: string | null;
+  /** REAP state (RFC 5534 §6) and since when (ISO time); null when REAP does not run on the context. */
+  readonly reap: { readonly state: ReapStateName; readonly since: string } | null;
+  readonly failovers: number;
+  readonly lastFailover: FailoverView | null;
+  /** ISO time the context reached ESTABLISHED; null for static contexts and before. */
+  readonly establishedAt: string | null;
 }
 
 export interface StatusResult {
@@ -106,8 +163,71 @@ export interface StatusResult {
   readonly pid: number;
   readonly uptimeSec: number;
   readonly tun: { readonly name: string; readonly mtu: number; readonly offload?: boolean };
+  /** All contexts the data plane holds, static and engine. */
   readonly contexts: number;
   readonly counters: Counters;
+  /** The RFC 5533 context engine; null when the daemon runs static contexts only. */
+  readonly engine: {
+    readonly contexts: number;
+    /** Contexts per RFC 5533 STATE ('ESTABLISHED': 3, ...). */
+    readonly byState: Readonly<Record<string, number>>;
+    /** Engine counters ('rx.I1', 'drop.nonce-mismatch', 'reap.local-down', ...). */
+    readonly counters: Readonly<Record<string, number>>;
+  } | null;
+  /** Local identities (ULIDs with their locator sets). */
+  readonly identities: number;
+  /** How REAP runs (e.g. 'full', 'off'); null without the engine. */
+  readonly reapMode: string | null;
+  /** A pcap capture is running (`shim6 pcap start`). */
+  readonly capturing: boolean;
+  /** Where the Prometheus endpoint listens ('[::1]:9464'), or null when off. */
+  readonly metrics: string | null;
+}
+
+export interface LocatorView {
+  readonly address: string;
+  /** The interface it is assigned on; null when it is not assigned now. */
+  readonly interface: string | null;
+  /** How peers verify it: 'HBA', 'CGA' or 'none' (RFC 5533 §5.15.1). */
+  readonly method: string;
+  /** Usable now (assigned, not deprecated, link up). */
+  readonly operational: boolean;
+}
+
+export interface LocatorsResult {
+  readonly identities: readonly { readonly ulid: string; readonly locators: readonly LocatorView[] }[];
+}
+
+export interface EstablishResult {
+  /**
+   * 'started': I1 sent (RFC 5533 §7.1); 'exists': a context for the ULID pair exists;
+   * 'hold-down': the peer recently failed to answer (§7.9 NO-SUPPORT / E-FAILED), not retried yet.
+   */
+  readonly outcome: 'started' | 'exists' | 'hold-down' | (string & {});
+  readonly context: ContextView | null;
+}
+
+export interface PcapResult {
+  readonly capturing: boolean;
+  /** The capture file (the last one after `stop`); null when none was started. */
+  readonly path: string | null;
+  readonly packets: number;
+  /** Octets of the file (headers included). */
+  readonly bytes: number;
+  /** Packets were left out (the size limit was reached, or the disk fell behind). */
+  readonly truncated: boolean;
+}
+
+export interface MetricsResult {
+  /** Prometheus text exposition format 0.0.4. */
+  readonly text: string;
+}
+
+export interface ReloadResult {
+  /** Settings changed and in effect now. */
+  readonly applied: readonly string[];
+  /** Settings changed in the file that take effect only after a restart. */
+  readonly needsRestart: readonly string[];
 }
 
 /** The control server's own counters. */
@@ -369,8 +489,20 @@ export type ParsedRequest =
   | { readonly ok: false; readonly id: number | null; readonly code: ControlErrorCode; readonly message: string };
 
 const REQUEST_KEYS = ['v', 'id', 'op', 'args'];
-const ARG_KEYS: Readonly<Record<ControlOp, readonly string[]>> = {
-  status: [], contexts: [], counters: [], context: ['context'], 'set-pair': ['context', 'local', 'peer'],
+/** Each op's string arguments: required, optional, and closed value sets. */
+interface ArgSpec {
+  readonly required: readonly string[];
+  readonly optional: readonly string[];
+  readonly choices?: Readonly<Record<string, readonly string[]>>;
+}
+const NO_ARGS: ArgSpec = { required: [], optional: [] };
+const ARG_SPECS: Readonly<Record<ControlOp, ArgSpec>> = {
+  status: NO_ARGS, contexts: NO_ARGS, counters: NO_ARGS, locators: NO_ARGS, metrics: NO_ARGS, reload: NO_ARGS,
+  context: { required: ['context'], optional: [] },
+  explore: { required: ['context'], optional: [] },
+  'set-pair': { required: ['context', 'local', 'peer'], optional: [] },
+  establish: { required: ['peer'], optional: ['local'] },
+  pcap: { required: ['action'], optional: ['path'], choices: { action: PCAP_ACTIONS } },
 };
 
 /** Validates a decoded request. Never throws. */
@@ -388,23 +520,41 @@ export function parseRequest(value: unknown): ParsedRequest {
   const op = value['op'];
   if (typeof op !== 'string') return fail(id, 'bad-request', `op must be a string, not ${typeName(op)}`);
   if (!(CONTROL_OPS as readonly string[]).includes(op)) return fail(id, 'unknown-op', `unknown op ${quote(op)}`);
-  const allowed = ARG_KEYS[op as ControlOp];
+  const spec = ARG_SPECS[op as ControlOp];
   const args = Object.hasOwn(value, 'args') ? value['args'] : undefined;
   if (args !== undefined && !isMap(args)) return fail(id, 'bad-request', `args must be a map, not ${typeName(args)}`);
   const a: Record<string, unknown> = args ?? {};
-  for (const key of Object.keys(a)) if (!allowed.includes(key)) return fail(id, 'bad-request', `op ${op} takes no argument ${quote(key)}`);
+  for (const key of Object.keys(a)) {
+    if (!spec.required.includes(key) && !spec.optional.includes(key)) return fail(id, 'bad-request', `op ${op} takes no argument ${quote(key)}`);
+  }
   const strings: Record<string, string> = {};
-  for (const key of allowed) {
+  for (const key of [...spec.required, ...spec.optional]) {
+    if (!Object.hasOwn(a, key)) {
+      if (spec.required.includes(key)) return fail(id, 'bad-request', `op ${op} needs args.${key}`);
+      continue;
+    }
     const s = a[key];
-    if (!Object.hasOwn(a, key)) return fail(id, 'bad-request', `op ${op} needs args.${key}`);
     if (typeof s !== 'string') return fail(id, 'bad-request', `args.${key} must be a string, not ${typeName(s)}`);
     if (s.length === 0 || s.length > MAX_ARG_STRING) return fail(id, 'bad-request', `args.${key} must be 1 to ${MAX_ARG_STRING} characters`);
+    const choices = spec.choices?.[key];
+    if (choices !== undefined && !choices.includes(s)) return fail(id, 'bad-request', `args.${key} must be one of ${choices.join(', ')}, not ${quote(s)}`);
     strings[key] = s;
   }
   switch (op as ControlOp) {
-    case 'context': return { ok: true, request: { id, op: 'context', args: { context: strings['context']! } } };
+    case 'context': case 'explore':
+      return { ok: true, request: { id, op: op as 'context' | 'explore', args: { context: strings['context']! } } };
     case 'set-pair': return { ok: true, request: { id, op: 'set-pair', args: { context: strings['context']!, local: strings['local']!, peer: strings['peer']! } } };
-    default: return { ok: true, request: { id, op: op as 'status' | 'contexts' | 'counters' } };
+    case 'establish': {
+      const local = strings['local'];
+      return { ok: true, request: { id, op: 'establish', args: local === undefined ? { peer: strings['peer']! } : { peer: strings['peer']!, local } } };
+    }
+    case 'pcap': {
+      const action = strings['action'] as PcapAction;
+      const path = strings['path'];
+      if (path !== undefined && action !== 'start') return fail(id, 'bad-request', 'args.path goes only with action start');
+      return { ok: true, request: { id, op: 'pcap', args: path === undefined ? { action } : { action, path } } };
+    }
+    default: return { ok: true, request: { id, op: op as 'status' | 'contexts' | 'counters' | 'locators' | 'metrics' | 'reload' } };
   }
 }
 
@@ -438,22 +588,51 @@ export function parseResponse(value: unknown): { ok: true; response: ControlResp
 // ---------------------------------------------------------------------------------------
 // Result shapes, checked by clients before they print
 
-function isCounterMap(v: unknown): v is Counters {
+function isNumberMap(v: unknown): v is Record<string, number> {
   return isMap(v) && Object.values(v).every((n) => typeof n === 'number');
+}
+
+function isCounterMap(v: unknown): v is Counters {
+  return isNumberMap(v);
 }
 
 function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
 }
 
+function isStringOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === 'string';
+}
+
+function isPairView(v: unknown): v is PairView {
+  return isMap(v) && typeof v['local'] === 'string' && typeof v['peer'] === 'string';
+}
+
+function isFailoverView(v: unknown): v is FailoverView {
+  return isMap(v) && typeof v['at'] === 'string' && (v['durationMs'] === null || typeof v['durationMs'] === 'number')
+    && isPairView(v['from']) && isPairView(v['to']) && typeof v['reason'] === 'string';
+}
+
+function isReapView(v: unknown): v is ContextView['reap'] {
+  if (v === null) return true;
+  return isMap(v) && typeof v['state'] === 'string' && (REAP_STATES as readonly string[]).includes(v['state']) && typeof v['since'] === 'string';
+}
+
 export function isContextView(v: unknown): v is ContextView {
   if (!isMap(v)) return false;
-  const pair = v['currentPair'];
-  return typeof v['name'] === 'string' && typeof v['localUlid'] === 'string' && typeof v['peerUlid'] === 'string'
+  return typeof v['name'] === 'string' && (v['source'] === 'static' || v['source'] === 'engine')
+    && typeof v['localUlid'] === 'string' && typeof v['peerUlid'] === 'string'
     && isStringArray(v['localLocators']) && isStringArray(v['peerLocators'])
-    && typeof v['localContextTag'] === 'number' && typeof v['peerContextTag'] === 'number'
-    && isMap(pair) && typeof pair['local'] === 'string' && typeof pair['peer'] === 'string'
-    && typeof v['rewriting'] === 'boolean' && isCounterMap(v['counters']);
+    && typeof v['localContextTag'] === 'number' && (v['peerContextTag'] === null || typeof v['peerContextTag'] === 'number')
+    && isPairView(v['currentPair']) && typeof v['rewriting'] === 'boolean' && isCounterMap(v['counters'])
+    && isStringOrNull(v['state']) && isReapView(v['reap'])
+    && typeof v['failovers'] === 'number' && (v['lastFailover'] === null || isFailoverView(v['lastFailover']))
+    && isStringOrNull(v['establishedAt']);
+}
+
+function isEngineStatus(v: unknown): v is StatusResult['engine'] {
+  if (v === null) return true;
+  return isMap(v) && typeof v['contexts'] === 'number' && isNumberMap(v['byState']) && isNumberMap(v['counters']);
 }
 
 export function isStatusResult(v: unknown): v is StatusResult {
@@ -461,5 +640,34 @@ export function isStatusResult(v: unknown): v is StatusResult {
   const tun = v['tun'];
   return typeof v['version'] === 'string' && typeof v['pid'] === 'number' && typeof v['uptimeSec'] === 'number'
     && isMap(tun) && typeof tun['name'] === 'string' && typeof tun['mtu'] === 'number'
-    && typeof v['contexts'] === 'number' && isCounterMap(v['counters']);
+    && typeof v['contexts'] === 'number' && isCounterMap(v['counters'])
+    && isEngineStatus(v['engine']) && typeof v['identities'] === 'number' && isStringOrNull(v['reapMode'])
+    && typeof v['capturing'] === 'boolean' && isStringOrNull(v['metrics']);
+}
+
+function isLocatorView(v: unknown): v is LocatorView {
+  return isMap(v) && typeof v['address'] === 'string' && isStringOrNull(v['interface'])
+    && typeof v['method'] === 'string' && typeof v['operational'] === 'boolean';
+}
+
+export function isLocatorsResult(v: unknown): v is LocatorsResult {
+  return isMap(v) && Array.isArray(v['identities'])
+    && v['identities'].every((i: unknown) => isMap(i) && typeof i['ulid'] === 'string' && Array.isArray(i['locators']) && i['locators'].every(isLocatorView));
+}
+
+export function isEstablishResult(v: unknown): v is EstablishResult {
+  return isMap(v) && typeof v['outcome'] === 'string' && (v['context'] === null || isContextView(v['context']));
+}
+
+export function isPcapResult(v: unknown): v is PcapResult {
+  return isMap(v) && typeof v['capturing'] === 'boolean' && isStringOrNull(v['path'])
+    && typeof v['packets'] === 'number' && typeof v['bytes'] === 'number' && typeof v['truncated'] === 'boolean';
+}
+
+export function isMetricsResult(v: unknown): v is MetricsResult {
+  return isMap(v) && typeof v['text'] === 'string';
+}
+
+export function isReloadResult(v: unknown): v is ReloadResult {
+  return isMap(v) && isStringArray(v['applied']) && isStringArray(v['needsRestart']);
 }

@@ -18,9 +18,15 @@
  * cannot starve the others; readiness is level-triggered, so what is left wakes it
  * again on the next loop turn. Batches are allocated once, here; the per-packet work
  * (egress.ts, ingress.ts, icmp.ts) does not allocate.
+ *
+ * A tap (`setTap`, for `shim6 pcap`) sees the Shim6 traffic as it is on the wire: every
+ * packet the egress pump sends rewritten (with its Payload Extension header), and every
+ * datagram the Shim6 socket delivers, with its IPv6 header rebuilt. Without a tap the
+ * pumps pay one null check per batch; with one, a lookup per egress packet and a copy
+ * per ingress datagram.
  */
 import { RetransmitDetector } from './retransmit.js';
-import { PacketBatch } from '../io/batch.js';
+import { ADDRS_STRIDE, INFO_FLOW_LABEL, INFO_HOP_LIMIT, INFO_STRIDE, INFO_TCLASS, PacketBatch } from '../io/batch.js';
 import type { RawReceiver, RawSender, TunDevice } from '../io/device.js';
 import { coalesce, segmentInto } from '../io/offload.js';
 import { ContextTagDemux, type Demux } from './demux.js';
@@ -58,6 +64,13 @@ export interface DataPlaneOptions {
   /** Count TCP retransmissions per context on egress (REAP's upper-layer hint; default on). */
   readonly retransmitHints?: boolean;
 }
+
+/**
+ * Sees one packet as it is on the wire: a full IPv6 packet. `packet` is a view into a
+ * buffer the data plane reuses: valid only during the call (copy what you keep). It
+ * must not throw; if it does, the rest of that batch is not shown to it.
+ */
+export type PacketTap = (packet: Uint8Array, direction: 'sent' | 'received') => void;
 
 /** Largest packet a TSO TUN hands up (IPv6 header + 65535). */
 const SUPER_PACKET = 65575;
@@ -109,6 +122,10 @@ export class DataPlane implements DataPlaneControl {
   private readonly coalesceBatch: PacketBatch | undefined;
   private readonly detector: RetransmitDetector | undefined;
   private running = false;
+  private tap: PacketTap | null = null;
+  /** Tap only: which egress slots hold a packet that is rewritten (1), and the ingress rebuild buffer. */
+  private tapRewrite: Uint8Array | undefined;
+  private tapScratch: Uint8Array | undefined;
 
   constructor(devices: DataPlaneDevices, options: DataPlaneOptions = {}) {
     this.devices = devices;
@@ -153,6 +170,19 @@ export class DataPlane implements DataPlaneControl {
     this.devices.icmp?.onReadable(null);
   }
 
+  /**
+   * Shows every packet sent rewritten ('sent') and every datagram the Shim6 socket
+   * delivers ('received', IPv6 header rebuilt from the socket's addresses and ancillary
+   * data) to `tap`, until it is replaced or null. See PacketTap for the view's lifetime.
+   */
+  setTap(tap: PacketTap | null): void {
+    if (tap !== null) {
+      this.tapRewrite ??= new Uint8Array(Math.max(this.egressBatch.capacity, this.segmentBatch?.capacity ?? 0));
+      this.tapScratch ??= new Uint8Array(40 + this.ingressBatch.maxPacket);
+    }
+    this.tap = tap;
+  }
+
   /** Reads and forwards what the TUN has (up to maxBatchesPerWake batches); returns packets read. */
   pumpEgress(): number {
     let total = 0;
@@ -169,10 +199,77 @@ export class DataPlane implements DataPlaneControl {
 
   /** Rewrites a batch of wire-sized packets and sends it. */
   private send(batch: PacketBatch): void {
+    const tap = this.tap;
+    if (tap !== null) this.markRewrites(batch);
     const toSend = processEgress(batch, this.table, this.demux, this.global, this.detector);
     if (toSend > 0) {
+      if (tap !== null) this.tapSent(batch, tap);
       const sent = this.devices.sender.writeBatch(batch);
       if (sent < toSend) this.global[C.dropSendFailed]! += toSend - sent;
+    }
+  }
+
+  /**
+   * Before processEgress: notes, per slot, whether its packet belongs to a context that
+   * rewrites (the same lookup processEgress makes). A packet stays in its own slot when
+   * processEgress moves or compacts it, so afterwards the slot says which ones it rewrote.
+   */
+  private markRewrites(batch: PacketBatch): void {
+    const marks = this.tapRewrite!;
+    const b = batch.buffer;
+    for (let i = 0; i < batch.count; i++) {
+      const start = batch.offsets[i]!;
+      let rewrite = 0;
+      if (batch.lengths[i]! >= 40) {
+        const index = this.table.findUlidPair(b, start + 8, b, start + 24);
+        if (index >= 0 && this.table.entry(index).rewrite) rewrite = 1;
+      }
+      marks[Math.floor(start / batch.slotSize)] = rewrite;
+    }
+  }
+
+  private tapSent(batch: PacketBatch, tap: PacketTap): void {
+    const marks = this.tapRewrite!;
+    const b = batch.buffer;
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const start = batch.offsets[i]!;
+        if (marks[Math.floor(start / batch.slotSize)] === 1) tap(b.subarray(start, start + batch.lengths[i]!), 'sent');
+      }
+    } catch {
+      // The tap's own failure; the packets still go out.
+    }
+  }
+
+  /** Before processIngress restores in place: each datagram with its IPv6 header rebuilt. */
+  private tapReceived(batch: PacketBatch, tap: PacketTap): void {
+    const out = this.tapScratch!;
+    const b = batch.buffer;
+    const a = batch.addrs;
+    const protocol = this.devices.shim.protocol;
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const len = batch.lengths[i]!;
+        if (len < 0 || len > 0xffff || 40 + len > out.length) continue;
+        const info = i * INFO_STRIDE;
+        const tclass = batch.info[info + INFO_TCLASS]! & 0xff;
+        const reported = batch.info[info + INFO_FLOW_LABEL]!;
+        const flowLabel = reported < 0 ? 0 : reported & 0xfffff;
+        out[0] = 0x60 | (tclass >>> 4);
+        out[1] = ((tclass & 0x0f) << 4) | (flowLabel >>> 16);
+        out[2] = (flowLabel >>> 8) & 0xff;
+        out[3] = flowLabel & 0xff;
+        out[4] = len >>> 8;
+        out[5] = len & 0xff;
+        out[6] = protocol;
+        out[7] = batch.info[info + INFO_HOP_LIMIT]! & 0xff;
+        out.set(a.subarray(i * ADDRS_STRIDE, i * ADDRS_STRIDE + 32), 8);
+        const off = batch.offsets[i]!;
+        out.set(b.subarray(off, off + len), 40);
+        tap(out.subarray(0, 40 + len), 'received');
+      }
+    } catch {
+      // The tap's own failure; the datagrams are still processed.
     }
   }
 
@@ -215,6 +312,8 @@ export class DataPlane implements DataPlaneControl {
       if (read === 0) break;
       total += read;
       this.reports.budget = this.reportsPerBatch;
+      const tap = this.tap;
+      if (tap !== null) this.tapReceived(this.ingressBatch, tap);
       const toWrite = processIngress(this.ingressBatch, this.table, this.demux, this.global, this.reports);
       if (toWrite > 0) this.deliver(this.ingressBatch, toWrite);
       if (read < this.ingressBatch.capacity) break;

@@ -8,8 +8,9 @@ import { encode } from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  checkCbor, decodeCbor, encodeFrame, errorResponse, FrameReader, isContextView, isStatusResult, MAX_CBOR_DEPTH, MAX_REQUEST_FRAME,
-  okResponse, parseRequest, parseResponse, type ControlRequest, type FrameEvent,
+  checkCbor, CONTROL_OPS, decodeCbor, encodeFrame, errorResponse, FrameReader, isContextView, isEstablishResult, isLocatorsResult, isMetricsResult,
+  isPcapResult, isReloadResult, isStatusResult, MAX_CBOR_DEPTH, MAX_REQUEST_FRAME, okResponse, parseRequest, parseResponse,
+  type ContextView, type ControlRequest, type FrameEvent, type StatusResult,
 } from '../../src/daemon/control-protocol.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
@@ -135,10 +136,29 @@ describe('requests', () => {
   };
 
   it('every op, through encode, frame, read and decode', () => {
-    for (const op of ['status', 'contexts', 'counters'] as const) expect(throughServer({ v: 1, id: 7, op })).toEqual({ ok: true, request: { id: 7, op } });
+    for (const op of ['status', 'contexts', 'counters', 'locators', 'metrics', 'reload'] as const) expect(throughServer({ v: 1, id: 7, op })).toEqual({ ok: true, request: { id: 7, op } });
     expect(throughServer({ v: 1, id: 0, op: 'context', args: { context: 'hB' } })).toEqual({ ok: true, request: { id: 0, op: 'context', args: { context: 'hB' } } });
+    expect(throughServer({ v: 1, id: 0, op: 'explore', args: { context: 'hB' } })).toEqual({ ok: true, request: { id: 0, op: 'explore', args: { context: 'hB' } } });
     expect(throughServer({ v: 1, id: 2 ** 40, op: 'set-pair', args: { context: 'hB', local: 'a', peer: 'b' } }))
       .toEqual({ ok: true, request: { id: 2 ** 40, op: 'set-pair', args: { context: 'hB', local: 'a', peer: 'b' } } });
+    expect(throughServer({ v: 1, id: 1, op: 'establish', args: { peer: '2001:db8::2' } })).toEqual({ ok: true, request: { id: 1, op: 'establish', args: { peer: '2001:db8::2' } } });
+    expect(throughServer({ v: 1, id: 1, op: 'establish', args: { peer: '2001:db8::2', local: '2001:db8::1' } }))
+      .toEqual({ ok: true, request: { id: 1, op: 'establish', args: { peer: '2001:db8::2', local: '2001:db8::1' } } });
+    expect(throughServer({ v: 1, id: 1, op: 'pcap', args: { action: 'start', path: '/tmp/x.pcap' } })).toEqual({ ok: true, request: { id: 1, op: 'pcap', args: { action: 'start', path: '/tmp/x.pcap' } } });
+    expect(throughServer({ v: 1, id: 1, op: 'pcap', args: { action: 'start' } })).toEqual({ ok: true, request: { id: 1, op: 'pcap', args: { action: 'start' } } });
+    expect(throughServer({ v: 1, id: 1, op: 'pcap', args: { action: 'stop' } })).toEqual({ ok: true, request: { id: 1, op: 'pcap', args: { action: 'stop' } } });
+  });
+
+  it('an optional argument left out is absent from the request, not undefined', () => {
+    const p = parseRequest({ v: 1, id: 1, op: 'establish', args: { peer: 'x' } });
+    expect(p.ok && p.request.op === 'establish' && Object.keys(p.request.args)).toEqual(['peer']);
+  });
+
+  it('every listed op is accepted by the parser', () => {
+    const args: Partial<Record<string, Record<string, string>>> = {
+      context: { context: 'a' }, explore: { context: 'a' }, 'set-pair': { context: 'a', local: 'b', peer: 'c' }, establish: { peer: 'p' }, pcap: { action: 'stop' },
+    };
+    for (const op of CONTROL_OPS) expect(parseRequest({ v: 1, id: 1, op, ...(args[op] === undefined ? {} : { args: args[op] }) }).ok).toBe(true);
   });
 
   it('a hand-built request (standard CBOR, not cbor-x output) parses', () => {
@@ -177,6 +197,16 @@ describe('requests', () => {
     ['a mistyped argument', { v: 1, id: 3, op: 'context', args: { context: 5 } }, 'bad-request', 3, /args\.context must be a string, not a number/],
     ['an empty argument', { v: 1, id: 3, op: 'context', args: { context: '' } }, 'bad-request', 3, /1 to 256 characters/],
     ['an overlong argument', { v: 1, id: 3, op: 'context', args: { context: 'x'.repeat(257) } }, 'bad-request', 3, /1 to 256 characters/],
+    ['establish without a peer', { v: 1, id: 3, op: 'establish', args: { local: '2001:db8::1' } }, 'bad-request', 3, /op establish needs args\.peer/],
+    ['establish with an unknown argument', { v: 1, id: 3, op: 'establish', args: { peer: 'a', context: 'b' } }, 'bad-request', 3, /op establish takes no argument "context"/],
+    ['a mistyped optional argument', { v: 1, id: 3, op: 'establish', args: { peer: 'a', local: 1 } }, 'bad-request', 3, /args\.local must be a string, not a number/],
+    ['an empty optional argument', { v: 1, id: 3, op: 'establish', args: { peer: 'a', local: '' } }, 'bad-request', 3, /args\.local must be 1 to 256 characters/],
+    ['an overlong optional argument', { v: 1, id: 3, op: 'pcap', args: { action: 'start', path: '/'.repeat(257) } }, 'bad-request', 3, /args\.path must be 1 to 256/],
+    ['pcap without an action', { v: 1, id: 3, op: 'pcap', args: { path: '/tmp/x' } }, 'bad-request', 3, /op pcap needs args\.action/],
+    ['pcap with another action', { v: 1, id: 3, op: 'pcap', args: { action: 'pause' } }, 'bad-request', 3, /args\.action must be one of start, stop, not "pause"/],
+    ['pcap stop with a path', { v: 1, id: 3, op: 'pcap', args: { action: 'stop', path: '/tmp/x' } }, 'bad-request', 3, /args\.path goes only with action start/],
+    ['explore without a context', { v: 1, id: 3, op: 'explore' }, 'bad-request', 3, /op explore needs args\.context/],
+    ['arguments for metrics', { v: 1, id: 3, op: 'metrics', args: { format: 'json' } }, 'bad-request', 3, /op metrics takes no argument "format"/],
   ];
   for (const [name, value, code, id, message] of bad) {
     it(`refuses ${name}: ${code}`, () => {
@@ -216,16 +246,65 @@ describe('responses', () => {
     expect(parseResponse({ v: 1, id: 1, ok: 'yes' }).ok).toBe(false);
   });
 
-  it('result shape checks', () => {
-    const counters = { egressPackets: 1 };
-    const view = { name: 'a', localUlid: 'x', peerUlid: 'y', localLocators: ['x'], peerLocators: ['y'], localContextTag: 1, peerContextTag: 2, currentPair: { local: 'x', peer: 'y' }, rewriting: false, counters };
-    expect(isContextView(view)).toBe(true);
-    expect(isContextView({ ...view, rewriting: 'no' })).toBe(false);
-    expect(isContextView({ ...view, localLocators: [1] })).toBe(false);
-    expect(isContextView({ ...view, counters: { a: 'b' } })).toBe(false);
-    const status = { version: '0.1.0', pid: 1, uptimeSec: 2, tun: { name: 't', mtu: 1492 }, contexts: 1, counters };
+  const counters = { egressPackets: 1 } as unknown as ContextView['counters'];
+  const staticView: ContextView = {
+    name: 'a', source: 'static', localUlid: 'x', peerUlid: 'y', localLocators: ['x'], peerLocators: ['y'], localContextTag: 1, peerContextTag: 2,
+    currentPair: { local: 'x', peer: 'y' }, rewriting: false, counters, state: null, reap: null, failovers: 0, lastFailover: null, establishedAt: null,
+  };
+  const engineView: ContextView = {
+    ...staticView, source: 'engine', peerContextTag: null, state: 'ESTABLISHED', reap: { state: 'Exploring', since: '2024-05-01T10:00:00.000Z' }, failovers: 2,
+    lastFailover: { at: '2024-05-01T10:00:03.000Z', durationMs: 3000, from: { local: 'x', peer: 'y' }, to: { local: 'x2', peer: 'y2' }, reason: 'send-timeout' },
+    establishedAt: '2024-05-01T09:00:00.000Z',
+  };
+
+  it('context view shape checks', () => {
+    expect(isContextView(staticView)).toBe(true);
+    expect(isContextView(engineView)).toBe(true);
+    expect(isContextView({ ...engineView, lastFailover: { ...engineView.lastFailover, durationMs: null } })).toBe(true);
+    expect(isContextView({ ...staticView, rewriting: 'no' })).toBe(false);
+    expect(isContextView({ ...staticView, localLocators: [1] })).toBe(false);
+    expect(isContextView({ ...staticView, counters: { a: 'b' } })).toBe(false);
+    expect(isContextView({ ...staticView, source: 'config' })).toBe(false);
+    expect(isContextView({ ...staticView, peerContextTag: '2' })).toBe(false);
+    expect(isContextView({ ...staticView, reap: { state: 'Broken', since: 'x' } })).toBe(false);
+    expect(isContextView({ ...staticView, reap: { state: 'Operational' } })).toBe(false);
+    expect(isContextView({ ...engineView, lastFailover: { ...engineView.lastFailover, from: 'x' } })).toBe(false);
+    expect(isContextView({ ...staticView, failovers: null })).toBe(false);
+    const { establishedAt: _, ...withoutEstablished } = staticView;
+    expect(isContextView(withoutEstablished)).toBe(false);
+  });
+
+  it('status shape checks', () => {
+    const status: StatusResult = {
+      version: '0.1.0', pid: 1, uptimeSec: 2, tun: { name: 't', mtu: 1492 }, contexts: 1, counters,
+      engine: null, identities: 0, reapMode: null, capturing: false, metrics: null,
+    };
     expect(isStatusResult(status)).toBe(true);
+    expect(isStatusResult({ ...status, engine: { contexts: 2, byState: { ESTABLISHED: 2 }, counters: { 'rx.I1': 3 } }, reapMode: 'full', metrics: '[::1]:9464' })).toBe(true);
     expect(isStatusResult({ ...status, tun: 't' })).toBe(false);
+    expect(isStatusResult({ ...status, engine: { contexts: 2, byState: { ESTABLISHED: '2' }, counters: {} } })).toBe(false);
+    expect(isStatusResult({ ...status, capturing: undefined })).toBe(false);
+    expect(isStatusResult({ ...status, metrics: 9464 })).toBe(false);
+  });
+
+  it('shape checks of the new results', () => {
+    const loc = { address: '2001:db8::1', interface: 'eth0', method: 'HBA', operational: true };
+    expect(isLocatorsResult({ identities: [{ ulid: '2001:db8::1', locators: [loc, { ...loc, interface: null }] }] })).toBe(true);
+    expect(isLocatorsResult({ identities: [] })).toBe(true);
+    expect(isLocatorsResult({ identities: [{ ulid: '2001:db8::1', locators: [{ ...loc, operational: 'yes' }] }] })).toBe(false);
+    expect(isLocatorsResult({ identities: {} })).toBe(false);
+    expect(isEstablishResult({ outcome: 'started', context: engineView })).toBe(true);
+    expect(isEstablishResult({ outcome: 'hold-down', context: null })).toBe(true);
+    expect(isEstablishResult({ outcome: 'started', context: { name: 'a' } })).toBe(false);
+    expect(isEstablishResult({ context: null })).toBe(false);
+    const pcap = { capturing: true, path: '/tmp/x.pcap', packets: 1, bytes: 24, truncated: false };
+    expect(isPcapResult(pcap)).toBe(true);
+    expect(isPcapResult({ ...pcap, path: null })).toBe(true);
+    expect(isPcapResult({ ...pcap, bytes: '24' })).toBe(false);
+    expect(isMetricsResult({ text: '# HELP\n' })).toBe(true);
+    expect(isMetricsResult({ text: 1 })).toBe(false);
+    expect(isReloadResult({ applied: ['log.level'], needsRestart: [] })).toBe(true);
+    expect(isReloadResult({ applied: 'log.level', needsRestart: [] })).toBe(false);
   });
 });
 
@@ -276,6 +355,18 @@ describe('never throws', () => {
     const name = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/);
     fc.assert(fc.property(fc.nat(), name, name, name, (id, context, local, peer) => {
       expect(throughServer({ v: 1, id, op: 'set-pair', args: { context, local, peer } })).toEqual({ ok: true, request: { id, op: 'set-pair', args: { context, local, peer } } });
+    }), { numRuns: 500 });
+  });
+
+  it('random establish and pcap requests, optional arguments present or not, parse to exactly what was sent', () => {
+    const text = fc.string({ minLength: 1, maxLength: 256 });
+    const request = fc.oneof(
+      fc.record({ peer: text, local: text }, { requiredKeys: ['peer'] }).map((args) => ({ op: 'establish', args })),
+      fc.record({ action: fc.constant('start'), path: text }, { requiredKeys: ['action'] }).map((args) => ({ op: 'pcap', args })),
+      fc.constant({ op: 'pcap', args: { action: 'stop' } }),
+    );
+    fc.assert(fc.property(fc.nat(), request, (id, r) => {
+      expect(throughServer({ v: 1, id, ...r })).toEqual({ ok: true, request: { id, ...r } });
     }), { numRuns: 500 });
   });
 });

@@ -27,7 +27,11 @@ beforeAll(() => { tmp = tempDir('shim6-ctl-'); });
 afterEach(async () => { for (const s of servers.splice(0)) await s.close(); });
 afterAll(() => tmp.remove());
 
-/** Answers status with a fixed result, context with unknown-context, counters by throwing a plain Error; set-pair echoes its args. */
+/**
+ * Answers status with a fixed result, context with unknown-context, counters by throwing
+ * a plain Error; set-pair, establish and pcap echo their args; explore answers
+ * not-available; locators, metrics and reload name their op.
+ */
 const handler: ControlHandler & { seen: string[] } = {
   seen: [],
   async handle(r: ControlRequest): Promise<unknown> {
@@ -38,6 +42,9 @@ const handler: ControlHandler & { seen: string[] } = {
       case 'counters': throw new Error('boom');
       case 'set-pair': return r.args;
       case 'contexts': return 'x'.repeat(3_000_000);
+      case 'establish': case 'pcap': return r.args;
+      case 'explore': throw new ControlError('not-available', 'shim6d runs static contexts only');
+      case 'locators': case 'metrics': case 'reload': return { op: r.op };
     }
   },
 };
@@ -159,6 +166,17 @@ describe('requests and replies', () => {
     expect(st.requests).toBe(cases.length + 1);
     expect(st.errors).toMatchObject({ 'bad-frame': 3, 'bad-request': 3, 'unsupported-version': 1, 'unknown-op': 1, internal: 1, 'unknown-context': 0 });
     c.socket.destroy();
+  });
+
+  it('the engine, capture, metrics and reload ops reach the handler with their arguments; new error codes count as themselves', async () => {
+    const s = await startServer();
+    expect(await controlRequest(s.path, 'establish', { peer: '2001:db8::2' })).toMatchObject({ ok: true, result: { peer: '2001:db8::2' } });
+    expect(await controlRequest(s.path, 'establish', { peer: '2001:db8::2', local: '2001:db8::1' })).toMatchObject({ ok: true, result: { peer: '2001:db8::2', local: '2001:db8::1' } });
+    expect(await controlRequest(s.path, 'pcap', { action: 'start', path: '/tmp/c.pcap' })).toMatchObject({ ok: true, result: { action: 'start', path: '/tmp/c.pcap' } });
+    for (const op of ['locators', 'metrics', 'reload'] as const) expect(await controlRequest(s.path, op)).toMatchObject({ ok: true, result: { op } });
+    expect(await controlRequest(s.path, 'explore', { context: 'hB' })).toMatchObject({ ok: false, error: { code: 'not-available', message: 'shim6d runs static contexts only' } });
+    expect(await controlRequest(s.path, 'pcap', { action: 'rewind' })).toMatchObject({ ok: false, error: { code: 'bad-request' } });
+    expect(s.stats().errors).toMatchObject({ 'not-available': 1, 'bad-request': 1, internal: 0 });
   });
 
   it('an internal error reply does not leak a stack trace', async () => {
