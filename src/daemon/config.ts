@@ -17,6 +17,7 @@
 import type { FastPathContext } from '../dataplane/types.js';
 import { formatIpv6, isMulticast, isUnspecified, parseIpv6 } from '../wire/address.js';
 import { CONTEXT_TAG_MAX } from '../wire/constants.js';
+import type { ReapMode } from '../reap/constants.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,6 +49,13 @@ export const CONFIG_DEFAULTS = {
   rulePriority: 100,
   controlSocket: '/run/shim6/shim6d.sock',
   logLevel: 'info' as LogLevel,
+  stateFile: '/var/lib/shim6/state.cbor',
+  /** How often the data plane's and the kernel path's per-pair counters feed REAP (RFC 5534 §3). */
+  pollIntervalMs: 50,
+  reapMode: 'fast' as ReapMode,
+  /** RFC 5533 §4's example heuristic: more than 50 packets, or 10 s of traffic. */
+  establishAfterPackets: 50,
+  establishAfterMs: 10_000,
 } as const;
 
 /** Reserved routing tables (rtnetlink RT_TABLE_UNSPEC, DEFAULT, MAIN, LOCAL). */
@@ -89,6 +97,37 @@ export interface DaemonConfig {
   readonly logLevel: LogLevel;
   /** The static contexts, in file order; `currentLocal`/`currentPeer` default to the ULIDs. */
   readonly contexts: readonly FastPathContext[];
+  /**
+   * The host's Shim6 identity: an HBA set (RFC 5535) over these /64 prefixes, generated
+   * at the first start (then kept in `stateFile`) and configured on the interfaces. With
+   * it the daemon runs the context engine and REAP; without it, only static contexts.
+   */
+  readonly identity: IdentityConfig | undefined;
+  readonly stateFile: string;
+  readonly pollIntervalMs: number;
+  readonly reap: { readonly mode: ReapMode; readonly sendTimeoutMs: number | undefined };
+  readonly establish: EstablishConfig;
+  /** Prometheus metrics over HTTP on a loopback address (the control socket's `metrics` op works regardless). */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined;
+}
+
+export interface IdentityPrefix {
+  /** The 8 octets of the /64. */
+  readonly prefix: Uint8Array;
+  readonly interface: string;
+}
+
+export interface IdentityConfig {
+  readonly prefixes: readonly IdentityPrefix[];
+}
+
+export interface EstablishConfig {
+  /** Peers (ULIDs) to establish a context with at start and after a reload. */
+  readonly peers: readonly Uint8Array[];
+  /** Establish contexts by themselves for ULID pairs with traffic (RFC 5533 §4); false: only `peers` and `shim6 establish`. */
+  readonly auto: boolean;
+  readonly afterPackets: number;
+  readonly afterMs: number;
 }
 
 export interface ConfigIssue {
@@ -261,7 +300,17 @@ class Checker {
   }
 }
 
-const TOP_KEYS = ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rulePriority', 'controlSocket', 'logLevel', 'contexts'] as const;
+const TOP_KEYS = ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rulePriority', 'controlSocket', 'logLevel', 'contexts',
+  'identity', 'stateFile', 'pollIntervalMs', 'reap', 'establish', 'metrics'] as const;
+const IDENTITY_KEYS = ['prefixes'] as const;
+const PREFIX_KEYS = ['prefix', 'interface'] as const;
+const REAP_KEYS = ['mode', 'sendTimeoutMs'] as const;
+const ESTABLISH_KEYS = ['peers', 'auto', 'afterPackets', 'afterMs'] as const;
+const METRICS_KEYS = ['listen'] as const;
+const REAP_MODES: readonly ReapMode[] = ['fast', 'rfc', 'off'];
+const PREFIX_TEXT = /^([0-9A-Fa-f:.]{2,45})\/64$/;
+/** `[::1]:9464`, `127.0.0.1:9464` or `localhost:9464`: loopback only, the daemon has no authentication on it. */
+const LISTEN = /^(?:\[(::1)\]|(127\.0\.0\.1)|(localhost)):([0-9]{1,5})$/;
 const TUN_KEYS = ['name', 'mtu', 'offload'] as const;
 const CONTEXT_KEYS = ['name', 'localUlid', 'peerUlid', 'localLocators', 'peerLocators', 'localContextTag', 'peerContextTag', 'currentPair'] as const;
 const PAIR_KEYS = ['local', 'peer'] as const;
@@ -288,7 +337,7 @@ export function validateConfig(doc: unknown): DaemonConfig {
     }
   }
 
-  const lv0 = c.field(top, '', 'locators', true);
+  const lv0 = c.field(top, '', 'locators', !Object.hasOwn(top, 'identity'));
   const locators = lv0 === undefined ? undefined : c.addressList(lv0, 'locators', CONFIG_LIMITS.locators);
 
   let tun: TunConfig = { name: CONFIG_DEFAULTS.tunName, mtu: CONFIG_DEFAULTS.tunMtu, offload: true };
@@ -338,7 +387,7 @@ export function validateConfig(doc: unknown): DaemonConfig {
   }
 
   const contexts: FastPathContext[] = [];
-  const cv = c.field(top, '', 'contexts', true);
+  const cv = c.field(top, '', 'contexts', !Object.hasOwn(top, 'identity'));
   if (cv !== undefined) {
     const arr = c.array(cv, 'contexts', 0, CONFIG_LIMITS.contexts);
     if (arr !== undefined) {
@@ -365,10 +414,23 @@ export function validateConfig(doc: unknown): DaemonConfig {
     }
   }
 
+  const identity = validateIdentity(c, c.field(top, '', 'identity', false));
+  const stateFile = absolutePath(c, c.field(top, '', 'stateFile', false), 'stateFile', 4096) ?? CONFIG_DEFAULTS.stateFile;
+  const pollIntervalMs = opt('pollIntervalMs', 10, 10_000, false, CONFIG_DEFAULTS.pollIntervalMs);
+  const reap = validateReap(c, c.field(top, '', 'reap', false));
+  const establish = validateEstablish(c, c.field(top, '', 'establish', false));
+  const metrics = validateMetrics(c, c.field(top, '', 'metrics', false));
+
   if (c.issues.length > 0 || c.omitted > 0) throw new ConfigError(c.issues, c.omitted);
   return {
     interfaces,
-    locators: locators!.list,
+    locators: locators?.list ?? [],
+    identity,
+    stateFile,
+    pollIntervalMs,
+    reap,
+    establish,
+    metrics,
     tun,
     fwmark,
     routeTable,
@@ -377,6 +439,102 @@ export function validateConfig(doc: unknown): DaemonConfig {
     logLevel,
     contexts,
   };
+}
+
+function absolutePath(c: Checker, v: unknown, path: string, maxBytes: number): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') { c.add(path, `must be a string (an absolute path), not ${describe(v)}`); return undefined; }
+  if (!v.startsWith('/') || v.endsWith('/') || v.includes('\0')) { c.add(path, `must be an absolute file path: ${quote(v)}`); return undefined; }
+  if (Buffer.byteLength(v) > maxBytes) { c.add(path, `longer than ${maxBytes} octets`); return undefined; }
+  return v;
+}
+
+function validateIdentity(c: Checker, v: unknown): IdentityConfig | undefined {
+  if (v === undefined) return undefined;
+  const o = c.object(v, 'identity', IDENTITY_KEYS);
+  if (o === undefined) return undefined;
+  const pv = c.field(o, 'identity', 'prefixes', true);
+  if (pv === undefined) return undefined;
+  // RFC 5535 §3: an HBA set is over a handful of prefixes; 8 covers any real multihoming.
+  const arr = c.array(pv, 'identity.prefixes', 1, 8);
+  if (arr === undefined) return undefined;
+  const prefixes: IdentityPrefix[] = [];
+  const seen = new Map<string, number>();
+  arr.forEach((item, i) => {
+    const p = `identity.prefixes[${i}]`;
+    const e = c.object(item, p, PREFIX_KEYS);
+    if (e === undefined) return;
+    const tv = c.field(e, p, 'prefix', true);
+    const iv = c.field(e, p, 'interface', true);
+    const ifname = iv === undefined ? undefined : c.string(iv, `${p}.interface`, INTERFACE_NAME, 'an interface name ([A-Za-z0-9._-], at most 15 characters)');
+    if (tv === undefined) return;
+    const m = typeof tv === 'string' ? PREFIX_TEXT.exec(tv) : null;
+    const a = m === null ? undefined : parseIpv6(m[1]!);
+    if (a === undefined) { c.add(`${p}.prefix`, `not a /64 prefix like "2001:db8:1:a::/64": ${typeof tv === 'string' ? quote(tv) : describe(tv)}`); return; }
+    if (a.subarray(8).some((b) => b !== 0)) { c.add(`${p}.prefix`, `${quote(tv as string)} has bits set past /64`); return; }
+    const probe = new Uint8Array(16);
+    probe.set(a.subarray(0, 8));
+    probe[15] = 2; // any interface ID: what matters is the prefix's kind
+    const problem = unicastProblem(probe);
+    if (problem !== undefined) { c.add(`${p}.prefix`, `${quote(tv as string)} is ${problem}`); return; }
+    const key = formatIpv6(a);
+    const first = seen.get(key);
+    if (first !== undefined) { c.add(`${p}.prefix`, `repeats identity.prefixes[${first}].prefix`); return; }
+    seen.set(key, i);
+    if (ifname !== undefined) prefixes.push({ prefix: a.slice(0, 8), interface: ifname });
+  });
+  return prefixes.length === arr.length ? { prefixes } : undefined;
+}
+
+function validateReap(c: Checker, v: unknown): DaemonConfig['reap'] {
+  const dflt = { mode: CONFIG_DEFAULTS.reapMode, sendTimeoutMs: undefined };
+  if (v === undefined) return dflt;
+  const o = c.object(v, 'reap', REAP_KEYS);
+  if (o === undefined) return dflt;
+  const mv = c.field(o, 'reap', 'mode', false);
+  let mode = dflt.mode;
+  if (mv !== undefined) {
+    if (typeof mv === 'string' && (REAP_MODES as readonly string[]).includes(mv)) mode = mv as ReapMode;
+    else c.add('reap.mode', `must be one of ${REAP_MODES.join(', ')}`);
+  }
+  const sv = c.field(o, 'reap', 'sendTimeoutMs', false);
+  // RFC 5534 §5.3 carries the Keepalive Timeout in seconds up to 2^16-1.
+  const sendTimeoutMs = sv === undefined ? undefined : c.uint(sv, 'reap.sendTimeoutMs', 100, 65_535_000, false);
+  return { mode, sendTimeoutMs };
+}
+
+function validateEstablish(c: Checker, v: unknown): EstablishConfig {
+  const dflt: EstablishConfig = { peers: [], auto: true, afterPackets: CONFIG_DEFAULTS.establishAfterPackets, afterMs: CONFIG_DEFAULTS.establishAfterMs };
+  if (v === undefined) return dflt;
+  const o = c.object(v, 'establish', ESTABLISH_KEYS);
+  if (o === undefined) return dflt;
+  const pv = c.field(o, 'establish', 'peers', false);
+  const peers = pv === undefined ? [] : (Array.isArray(pv) && pv.length === 0 ? [] : c.addressList(pv, 'establish.peers', CONFIG_LIMITS.contexts)?.list ?? []);
+  const av = c.field(o, 'establish', 'auto', false);
+  if (av !== undefined && typeof av !== 'boolean') c.add('establish.auto', 'must be true or false');
+  const np = c.field(o, 'establish', 'afterPackets', false);
+  const nm = c.field(o, 'establish', 'afterMs', false);
+  return {
+    peers,
+    auto: typeof av === 'boolean' ? av : dflt.auto,
+    afterPackets: np === undefined ? dflt.afterPackets : c.uint(np, 'establish.afterPackets', 0, 1_000_000, false) ?? dflt.afterPackets,
+    afterMs: nm === undefined ? dflt.afterMs : c.uint(nm, 'establish.afterMs', 0, 3_600_000, false) ?? dflt.afterMs,
+  };
+}
+
+function validateMetrics(c: Checker, v: unknown): DaemonConfig['metrics'] {
+  if (v === undefined) return undefined;
+  const o = c.object(v, 'metrics', METRICS_KEYS);
+  if (o === undefined) return undefined;
+  const lv = c.field(o, 'metrics', 'listen', true);
+  if (lv === undefined) return undefined;
+  const m = typeof lv === 'string' ? LISTEN.exec(lv) : null;
+  const port = m === null ? NaN : Number(m[4]);
+  if (m === null || !(port >= 1 && port <= 65535)) {
+    c.add('metrics.listen', `must be a loopback address and port like "[::1]:9464" or "127.0.0.1:9464", not ${typeof lv === 'string' ? quote(lv) : describe(lv)}`);
+    return undefined;
+  }
+  return { host: m[1] ?? m[2] ?? m[3]!, port };
 }
 
 function validateContext(c: Checker, v: unknown, path: string, hostLocators: ReadonlyMap<string, number> | undefined): FastPathContext | undefined {

@@ -14,14 +14,19 @@ import { CONFIG_LIMITS, ConfigError, LOG_LEVELS, parseConfig, type DaemonConfig,
 import { Daemon, type DaemonOptions, type DataPlaneFactory } from './daemon.js';
 import { createLogger, type Log } from './log.js';
 import { execFileRunner, LinuxNetwork, type CommandRunner } from './system.js';
+import { NftTraffic } from '../io/nft-traffic.js';
+import { addAddress, linkStates, NetlinkMonitor } from '../io/netlink-monitor.js';
 
 export function daemonHelp(prog: string): string {
   return `Usage: ${prog} --config FILE [--log-level LEVEL] [--check]
 
-Runs the Shim6 daemon (RFC 5533) with the static contexts of FILE: opens the TUN,
-installs the table route and per-context rules, and serves the control socket that 'shim6 status',
-'shim6 contexts' and 'shim6 set-pair' talk to. Logs are JSON lines on stdout. SIGINT
-or SIGTERM tears everything down and exits 0.
+Runs the Shim6 daemon (RFC 5533, REAP RFC 5534, HBA RFC 5535) as FILE says: with an
+'identity', generates (or loads) the host's Hash-Based Addresses, puts them on their
+interfaces, and establishes contexts and fails over by itself; static 'contexts' are
+installed as given. Serves the control socket that 'shim6 status', 'shim6 contexts',
+'shim6 locators', 'shim6 establish', 'shim6 explore', 'shim6 pcap' and 'shim6 metrics'
+talk to. Logs are JSON lines on stdout. SIGHUP reloads FILE (contexts are kept);
+SIGINT or SIGTERM saves the contexts to the state file, tears everything down and exits 0.
 
 Flags:
       --config FILE       the JSON configuration (see examples/config/)
@@ -36,8 +41,8 @@ Exit codes: 0 ok, 1 invalid configuration or failure, 2 usage error.
 
 /** The parts of `process` the daemon hooks into. */
 export interface DaemonProcess {
-  on(event: 'SIGINT' | 'SIGTERM' | 'uncaughtException' | 'unhandledRejection', listener: (arg: unknown) => void): unknown;
-  off(event: 'SIGINT' | 'SIGTERM' | 'uncaughtException' | 'unhandledRejection', listener: (arg: unknown) => void): unknown;
+  on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'uncaughtException' | 'unhandledRejection', listener: (arg: unknown) => void): unknown;
+  off(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'uncaughtException' | 'unhandledRejection', listener: (arg: unknown) => void): unknown;
 }
 
 export interface DaemonMainIo {
@@ -45,10 +50,10 @@ export interface DaemonMainIo {
   readonly err: (line: string) => void;
   readonly process: DaemonProcess;
   readonly runner: CommandRunner;
-  readonly createLog: (level: LogLevel) => Log;
+  readonly createLog: (level: LogLevel) => Log & { level?: string };
   readonly version: string;
   /** Passed to the Daemon (tests shorten control-socket limits). */
-  readonly daemonOptions?: Partial<Pick<DaemonOptions, 'now' | 'pid' | 'control'>>;
+  readonly daemonOptions?: Partial<Pick<DaemonOptions, 'now' | 'pid' | 'control' | 'traffic' | 'monitor' | 'host' | 'random' | 'provider'>>;
   /** Called once the daemon runs (tests use it to talk to it, then emit a signal). */
   readonly onRunning?: (daemon: Daemon) => void;
 }
@@ -124,7 +129,8 @@ export async function daemonMain(argv: readonly string[], prog: string, loadFact
   }
   if (values.check === true) {
     const n = config.contexts.length;
-    io.out(`${path}: ok (${config.locators.length} locator${config.locators.length === 1 ? '' : 's'}, ${n} context${n === 1 ? '' : 's'})\n`);
+    const id = config.identity === undefined ? '' : `, an HBA identity over ${config.identity.prefixes.length} prefix${config.identity.prefixes.length === 1 ? '' : 'es'}, REAP ${config.reap.mode}`;
+    io.out(`${path}: ok (${config.locators.length} locator${config.locators.length === 1 ? '' : 's'}, ${n} context${n === 1 ? '' : 's'}${id})\n`);
     return 0;
   }
 
@@ -140,7 +146,16 @@ export async function daemonMain(argv: readonly string[], prog: string, loadFact
   const network = new LinuxNetwork({
     tunName: config.tun.name, mtu: config.tun.mtu, fwmark: config.fwmark, routeTable: config.routeTable, rulePriority: config.rulePriority,
   }, io.runner);
-  const daemon = new Daemon({ ...io.daemonOptions, config, network, createDataPlane, log, version: io.version });
+  const tableName = `shim6d_${config.tun.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const daemon = new Daemon({
+    traffic: new NftTraffic({ table: tableName, fwmark: config.fwmark }, io.runner),
+    monitor: new NetlinkMonitor({}),
+    host: { addAddress: (ifname, address, len) => addAddress(io.runner, ifname, address, len), linkStates: () => linkStates(io.runner) },
+    ...io.daemonOptions,
+    config, network, createDataPlane, log, version: io.version,
+    setLogLevel: (l) => { if ('level' in log) (log as { level: string }).level = l; },
+    loadConfig: () => loadConfigFile(path),
+  });
 
   let finish!: (code: number) => void;
   const finished = new Promise<number>((resolve) => { finish = resolve; });
@@ -150,17 +165,23 @@ export async function daemonMain(argv: readonly string[], prog: string, loadFact
   };
   const onInt = onSignal('SIGINT');
   const onTerm = onSignal('SIGTERM');
+  const onHup = (): void => {
+    log.info({ signal: 'SIGHUP', config: path }, 'signal received: reloading');
+    daemon.reloadFromFile().catch(() => { /* logged by the daemon; the running configuration stays */ });
+  };
   const onFatal = (e: unknown): void => {
     log.error({ error: errorText(e), stack: e instanceof Error ? e.stack : undefined }, 'fatal error');
     finish(1);
   };
   io.process.on('SIGINT', onInt);
   io.process.on('SIGTERM', onTerm);
+  io.process.on('SIGHUP', onHup);
   io.process.on('uncaughtException', onFatal);
   io.process.on('unhandledRejection', onFatal);
   const unhook = (): void => {
     io.process.off('SIGINT', onInt);
     io.process.off('SIGTERM', onTerm);
+    io.process.off('SIGHUP', onHup);
     io.process.off('uncaughtException', onFatal);
     io.process.off('unhandledRejection', onFatal);
   };

@@ -12,6 +12,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DataPlane } from '../dataplane/dataplane.js';
+import { PacketBatch } from '../io/batch.js';
 import { IPPROTO_ICMPV6, openRawReceiver, openRawSender } from '../io/raw.js';
 import { openTun, TunOffload } from '../io/tun.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';
@@ -21,6 +22,9 @@ import { daemonMain } from './main.js';
 /** Largest packet the data plane's batches hold by default (DataPlaneOptions.maxPacket). */
 const DEFAULT_MAX_PACKET = 9216;
 const MAX_PACKET_LIMIT = 65575;
+/** Control messages per sendmmsg, and the largest one (a Shim6 message is at most 2048 octets plus the IPv6 header; RFC 5533 §5). */
+const CONTROL_BATCH = 16;
+const CONTROL_SLOT = 4096;
 
 /** Opens the devices and builds the DataPlane over them; closes what it opened if any step fails. */
 export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, offload, fwmark, events }) => {
@@ -43,9 +47,29 @@ export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, offload, fwmark,
     opened.push(icmp);
     const maxPacket = Math.min(MAX_PACKET_LIMIT, Math.max(DEFAULT_MAX_PACKET, mtu + 8));
     const dp = new DataPlane({ tun, sender, shim, icmp }, { events, maxPacket, offload });
+    // Control messages go through the data plane's marked raw sender too (they bypass the
+    // rule into the TUN and leave by the source locator's exit), in their own small batch.
+    const control = new PacketBatch(CONTROL_BATCH, CONTROL_SLOT, 0);
     return {
       control: dp,
       tunName: tun.name,
+      sendControl: (packets) => {
+        let sent = 0;
+        for (let i = 0; i < packets.length; i += CONTROL_BATCH) {
+          control.count = 0;
+          for (const p of packets.slice(i, i + CONTROL_BATCH)) {
+            if (p.length > CONTROL_SLOT) continue;
+            const off = control.count * CONTROL_SLOT;
+            control.buffer.set(p, off);
+            control.offsets[control.count] = off;
+            control.lengths[control.count] = p.length;
+            control.count++;
+          }
+          if (control.count > 0) sent += sender.writeBatch(control);
+        }
+        return sent;
+      },
+      setTap: (tap) => dp.setTap(tap),
       start: () => dp.start(),
       close: () => {
         dp.stop();

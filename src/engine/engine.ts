@@ -28,7 +28,7 @@ import { resolveConfig, type ContextConfig } from '../context/constants.js';
 import { hasAddress, overlaps, readOptions } from '../context/locators.js';
 import { r1bisMessage } from '../context/messages.js';
 import { idleContext, nextDeadline, step } from '../context/machine.js';
-import { ContextState, DEFAULT_POLICY, type ContextAction, type ContextEnv, type ContextInput, type ContextPolicy, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from '../context/types.js';
+import { ContextState, DEFAULT_POLICY, type PeerLocator, type ContextAction, type ContextEnv, type ContextInput, type ContextPolicy, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from '../context/types.js';
 import { ResponderValidators } from '../context/validator.js';
 import { addressKey, isMulticast, isUnspecified, readAddress } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
@@ -39,7 +39,8 @@ import type { Locator, LocatorPreference } from '../wire/options/index.js';
 import { encodeControlPacket, parsePacket } from '../wire/packet.js';
 import type { VerificationMethodProfile } from '../wire/verification-method.js';
 import { resolveReapConfig, type ReapConfig } from '../reap/constants.js';
-import { reapIgnores } from '../reap/machine.js';
+import { initialReap, reapIgnores } from '../reap/machine.js';
+import type { ReapEnv } from '../reap/types.js';
 import { DeadlineHeap } from './deadlines.js';
 import { DEFAULT_ESTABLISH_POLICY, TokenBucket, TrafficTable, type EstablishPolicy } from './policy.js';
 import { ContextTable } from './tables.js';
@@ -65,6 +66,37 @@ export interface EngineOptions {
 }
 
 export type EngineAction = ContextAction;
+
+/**
+ * What survives a restart of the host's shim (RFC 5533 §6.1's context state without
+ * timers, nonces in flight or signed options): enough for `adopt` to resume an
+ * ESTABLISHED context with the same tags, so the peer's context still matches it.
+ */
+export interface SavedContext {
+  readonly ulidLocal: Uint8Array;
+  readonly ulidPeer: Uint8Array;
+  readonly fii: number;
+  readonly ctLocal: number;
+  readonly ctPeer: number;
+  /** Ls(local) as last sent to the peer. */
+  readonly lsLocal: readonly Locator[];
+  readonly genLocal: number;
+  readonly lsPeer: readonly PeerLocator[];
+  readonly genPeer: number | undefined;
+  readonly pdsPeer: Uint8Array | undefined;
+  readonly lpLocal: Uint8Array;
+  readonly lpPeer: Uint8Array;
+  readonly initNonce: number;
+  readonly initiator: boolean;
+  /** The pair REAP fails back to (RFC 5534 §4.4's "original" pair; the ULIDs at establishment). */
+  readonly primaryLocal: Uint8Array;
+  readonly primaryPeer: Uint8Array;
+  /** The peer's Keepalive Timeout as learnt (RFC 5534 §5.3), and whether it came in milliseconds. */
+  readonly peerKeepaliveTimeoutMs: number | undefined;
+  readonly peerFine: boolean;
+}
+
+export type AdoptOutcome = { readonly ok: true; readonly ctx: ShimContext } | { readonly ok: false; readonly code: 'no-identity' | 'exists' | 'tag-taken' | 'bad-context' | 'table-full' | 'peer-limit' };
 
 export type EstablishOutcome =
   | { readonly ok: true; readonly ctx: ShimContext }
@@ -307,6 +339,74 @@ export class ShimEngine {
     if (ctx === undefined) return false;
     const next = this.#step(ctx, { kind: 'switch-pair', lpLocal, lpPeer }, now);
     return bytesEqual(next.lpLocal, lpLocal) && bytesEqual(next.lpPeer, lpPeer);
+  }
+
+  /** The ESTABLISHED contexts as `adopt` takes them back (a daemon saves them on a clean shutdown). */
+  exportContexts(): SavedContext[] {
+    const out: SavedContext[] = [];
+    for (const c of this.#table.values()) {
+      if (c.state !== ContextState.ESTABLISHED || c.ctPeer === undefined) continue;
+      const r = c.reap;
+      out.push({
+        ulidLocal: c.ulidLocal, ulidPeer: c.ulidPeer, fii: c.fii, ctLocal: c.ctLocal, ctPeer: c.ctPeer,
+        lsLocal: c.lsLocal, genLocal: c.genLocal, lsPeer: c.lsPeer, genPeer: c.genPeer, pdsPeer: c.pdsPeer,
+        lpLocal: c.lpLocal, lpPeer: c.lpPeer, initNonce: c.initNonce, initiator: c.initiator,
+        primaryLocal: r?.primary.local ?? c.ulidLocal, primaryPeer: r?.primary.peer ?? c.ulidPeer,
+        peerKeepaliveTimeoutMs: r === undefined || r.keepaliveTimeoutMs === this.#env.reap?.defaultKeepaliveTimeoutMs ? undefined : r.keepaliveTimeoutMs,
+        peerFine: r?.peerFine ?? false,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Resumes a context saved by `exportContexts` (a restarted daemon): ESTABLISHED with
+   * its tags, Ls(peer) and current pair, REAP Operational with fresh timers. Refused
+   * when this host no longer has the ULID, the tag or ULID pair is taken, or the saved
+   * pair is not in the sets. When Ls(local) changed while the daemon was down, the
+   * context sends an Update Request at once (§10.1). The fast path is installed through
+   * the usual 'fast-path' action.
+   */
+  adopt(saved: SavedContext, now: number): AdoptOutcome {
+    const identity = this.#env.identity(saved.ulidLocal);
+    if (identity === undefined) return { ok: false, code: 'no-identity' };
+    if (this.#table.byUlids(saved.ulidLocal, saved.ulidPeer, saved.fii) !== undefined) return { ok: false, code: 'exists' };
+    const tagMax = 2 ** this.#config.contextTagBits;
+    if (!Number.isInteger(saved.ctLocal) || saved.ctLocal < 0 || saved.ctLocal >= tagMax || !Number.isInteger(saved.ctPeer) || saved.ctPeer < 0 || saved.ctPeer >= 2 ** 47) return { ok: false, code: 'bad-context' };
+    if (this.#table.hasCtLocal(saved.ctLocal)) return { ok: false, code: 'tag-taken' };
+    const full = this.#admit(saved.ulidPeer);
+    if (full !== undefined) return { ok: false, code: full };
+    const peerOk = (a: Uint8Array): boolean => bytesEqual(a, saved.ulidPeer) || saved.lsPeer.some((l) => l.verified && bytesEqual(l.address, a));
+    const localOk = (a: Uint8Array): boolean => bytesEqual(a, saved.ulidLocal) || hasAddress(identity.locators, a);
+    const lpLocal = localOk(saved.lpLocal) ? saved.lpLocal : saved.ulidLocal;
+    const lpPeer = peerOk(saved.lpPeer) ? saved.lpPeer : saved.ulidPeer;
+    const base = idleContext({ id: this.#nextId++, ulidLocal: saved.ulidLocal, ulidPeer: saved.ulidPeer, fii: saved.fii, lpLocal, lpPeer }, identity, now, saved.genLocal);
+    let ctx: ShimContext = {
+      ...base,
+      lsLocal: saved.lsLocal,
+      state: ContextState.ESTABLISHED,
+      ctLocal: saved.ctLocal,
+      ctPeer: saved.ctPeer,
+      lsPeer: saved.lsPeer,
+      genPeer: saved.genPeer,
+      pdsPeer: saved.pdsPeer,
+      initNonce: saved.initNonce,
+      initiator: saved.initiator,
+      establishedAt: now,
+    };
+    if (this.#env.reap !== undefined && this.#env.reap.mode !== 'off') {
+      const primary = localOk(saved.primaryLocal) && peerOk(saved.primaryPeer) ? { local: saved.primaryLocal, peer: saved.primaryPeer } : { local: saved.ulidLocal, peer: saved.ulidPeer };
+      const reap = initialReap(ctx, now, this.#env as ReapEnv);
+      ctx = { ...ctx, reap: { ...reap, primary, ...(saved.peerKeepaliveTimeoutMs === undefined ? {} : { keepaliveTimeoutMs: saved.peerKeepaliveTimeoutMs, peerFine: saved.peerFine }) } };
+    }
+    this.#table.put(ctx.id, ctx);
+    this.#deadlines.schedule(ctx.id, nextDeadline(ctx, this.#env));
+    this.#count('contexts.adopted');
+    this.#push({ kind: 'fast-path', op: 'install', ctx });
+    // Ls(local) may have changed while the host's shim was down: tell the peer (§10.1).
+    const same = saved.lsLocal.length === identity.locators.length && saved.lsLocal.every((l, i) => bytesEqual(l.address, identity.locators[i]!.address) && l.verificationMethod === identity.locators[i]!.verificationMethod);
+    if (!same) ctx = this.#step(ctx, { kind: 'local-locators', locators: identity.locators, preferences: identity.preferences }, now);
+    return { ok: true, ctx };
   }
 
   /** Removes a context at once (§9: each host may tear down unilaterally). */

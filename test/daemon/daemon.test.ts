@@ -158,6 +158,7 @@ describe('control operations', () => {
     expect(await result(r, 'status')).toEqual({
       version: '9.9.9', pid: 4242, uptimeSec: 125, tun: { name: 'shim6tun0', mtu: 1492, offload: true }, contexts: 2,
       counters: expect.objectContaining({ egressPackets: 3, ingressPackets: 0 }),
+      engine: null, identities: 0, reapMode: null, capturing: false, metrics: null,
     });
   });
 
@@ -172,6 +173,7 @@ describe('control operations', () => {
       localContextTag: 4660, peerContextTag: 22136,
       currentPair: { local: '2001:db8:1:a::1', peer: '2001:db8:1:b::1' }, rewriting: false,
       counters: expect.objectContaining({ egressPackets: 0 }),
+      source: 'static', state: null, reap: null, failovers: 0, lastFailover: null, establishedAt: null,
     });
     expect(list[1]).toMatchObject({ name: 'hC', localContextTag: 0x0a0b0c0d0e0f, rewriting: true, currentPair: { local: '2001:db8:1:a::1', peer: '2001:db8:3:c::1' }, counters: { dropUnknownTag: 2 } });
     expect(await result(r, 'context', { context: 'hC' })).toEqual(list[1]);

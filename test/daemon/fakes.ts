@@ -80,6 +80,11 @@ export interface FakeFactory {
   readonly calls: string[];
   options: DataPlaneFactoryOptions | undefined;
   events: DataPlaneEvents | undefined;
+  /** Every control packet the daemon sent (whole IPv6 packets). */
+  readonly sent: Uint8Array[];
+  /** Called with each batch of control packets sent. */
+  onSend: ((packets: readonly Uint8Array[]) => void) | undefined;
+  tap: ((packet: Uint8Array, direction: 'sent' | 'received') => void) | null;
 }
 
 export function fakeFactory(opts: { failOpen?: boolean } = {}): FakeFactory {
@@ -89,6 +94,9 @@ export function fakeFactory(opts: { failOpen?: boolean } = {}): FakeFactory {
     calls: [],
     options: undefined,
     events: undefined,
+    sent: [],
+    onSend: undefined,
+    tap: null,
     factory: (o) => {
       f.calls.push(`open ${o.tunName} mark ${o.fwmark}`);
       if (opts.failOpen === true) throw new Error('TUNSETIFF: Operation not permitted');
@@ -100,6 +108,12 @@ export function fakeFactory(opts: { failOpen?: boolean } = {}): FakeFactory {
         tunName: o.tunName,
         start: () => { f.calls.push('start'); },
         close: () => { if (!closed) { closed = true; f.calls.push('close'); } },
+        sendControl: (packets) => {
+          f.sent.push(...packets);
+          f.onSend?.(packets);
+          return packets.length;
+        },
+        setTap: (tap) => { f.tap = tap; },
       };
     },
   };
