@@ -25,15 +25,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { createHbaIdentity } from '../api/identity.js';
-import { verifyHba } from '../crypto/hba.js';
+import { generateHbaSet, verifyHba } from '../crypto/hba.js';
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { nodeCryptoProvider } from '../crypto/provider-node.js';
 import type { LocalIdentity, ShimContext } from '../context/types.js';
 import { DataPlaneError, type ContextSnapshot, type Counters, type DataPlaneControl, type DataPlaneEvents } from '../dataplane/types.js';
 import { addressKey, formatIpv6, parseIpv6 } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
-import { verificationMethodName } from '../wire/verification-method.js';
+import { verificationMethodCodes, verificationMethodName } from '../wire/verification-method.js';
 import { quote, type DaemonConfig } from './config.js';
 import { ControlError, type ContextView, type ControlRequest, type CountersResult, type EstablishResult, type LocatorsResult, type PcapResult, type ReloadResult, type StatusResult } from './control-protocol.js';
 import { claimSocketPath, ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
@@ -324,8 +323,10 @@ export class Daemon implements ControlHandler {
     }
     if (id === undefined) {
       const t0 = this.now();
-      const generated = await createHbaIdentity(want, this.options.random ?? nodeRandom, provider);
-      id = { prefixes: want, ulid: generated.ulid, pds: generated.pds!, locators: generated.locators };
+      // Sec 0 (RFC 5535 §3): the HBA binding needs no hash extension, and generation is instant.
+      const set = await generateHbaSet({ provider, random: this.options.random ?? nodeRandom, prefixes: want, sec: 0 });
+      const method = verificationMethodCodes('table4').HBA;
+      id = { prefixes: want, ulid: set.addresses[0]!, pds: set.paramsBytes[0]!, locators: set.addresses.map((address) => ({ address, verificationMethod: method })) };
       this.log.info({ ulid: formatIpv6(id.ulid), ms: Math.round(this.now() - t0) }, 'HBA set generated (RFC 5535)');
       // Kept at once: a crash before a clean stop must not renumber the host.
       await saveState(this.config.stateFile, { version: STATE_VERSION, savedAt: Date.now(), identity: id, contexts: [] });
@@ -915,6 +916,10 @@ export class Daemon implements ControlHandler {
         this.count('dataplane.unknown-tag');
         if (this.shim !== undefined) this.shim.unknownTag(tag, src, dst);
         else this.rateLimited('warn', 'unknown-tag', { tag, src: formatIpv6(src), dst: formatIpv6(dst) }, 'payload packet with an unknown context tag');
+      },
+      icmpError: (packet) => {
+        this.count('dataplane.icmp-error');
+        this.shim?.icmpError(packet);
       },
       control: (src, dst, message) => {
         this.count('dataplane.control');

@@ -3,6 +3,7 @@
  * turns the sans-I/O `ShimEngine` into a running shim.
  *
  *   data plane  --control message / unknown tag-->  engine.receive        (§12.4)
+ *   data plane  --ICMPv6 error about our I1-->       engine.receiveIcmp    (§7.8)
  *   kernel path --per-pair packet counters (nft)-->  engine.traffic        (§4, RFC 5534 §3)
  *   data plane  --TCP retransmissions (per context)--> engine.ulpRetransmit (RFC 5534 §3.3)
  *   netlink     --address/link events-->             setLocalLocators, localLocatorDown/Up
@@ -207,6 +208,12 @@ export class Shim {
     const packet = ipv6Packet(src, dst, IPPROTO_SHIM6, message);
     this.#o.onPacket?.(packet, 'received');
     this.engine.receive(packet, this.#o.now());
+    this.pump();
+  }
+
+  /** An ICMPv6 error about one of our control messages (a peer without Shim6 answers an I1 with Parameter Problem, RFC 5533 §7.8). */
+  icmpError(packet: Uint8Array): void {
+    this.engine.receiveIcmp(packet, this.#o.now());
     this.pump();
   }
 

@@ -90,6 +90,23 @@ function split(set: Uint8Array): Uint8Array[] {
   return out;
 }
 
+const IPPROTO_ICMPV6_NH = 58;
+
+/** A copy of slot `i` as a whole IPv6 packet: the header rebuilt from the raw socket's metadata (`addrs`, hop limit). */
+function rebuildIpv6(batch: PacketBatch, i: number, nextHeader: number): Uint8Array {
+  const off = batch.offsets[i]!;
+  const len = batch.lengths[i]!;
+  const p = new Uint8Array(40 + len);
+  p[0] = 0x60;
+  p[4] = len >>> 8;
+  p[5] = len & 0xff;
+  p[6] = nextHeader;
+  p[7] = Math.max(0, batch.info[i * INFO_STRIDE + INFO_HOP_LIMIT]!);
+  p.set(batch.addrs.subarray(i * ADDRS_STRIDE, i * ADDRS_STRIDE + 32), 8);
+  p.set(batch.buffer.subarray(off, off + len), 40);
+  return p;
+}
+
 function snapshot(e: FastPathEntry): ContextSnapshot {
   return {
     name: e.name,
@@ -330,7 +347,12 @@ export class DataPlane implements DataPlaneControl {
       const read = icmp.readBatch(this.icmpBatch);
       if (read === 0) break;
       total += read;
-      const toWrite = processIcmpErrors(this.icmpBatch, this.table, this.global);
+      const onControl = this.reports.events.icmpError;
+      let budget = this.reportsPerBatch;
+      const toWrite = processIcmpErrors(this.icmpBatch, this.table, this.global, onControl === undefined ? undefined : (slot) => {
+        if (budget-- <= 0) return;
+        onControl(rebuildIpv6(this.icmpBatch, slot, IPPROTO_ICMPV6_NH));
+      });
       if (toWrite > 0) {
         const written = this.devices.tun.writeBatch(this.icmpBatch);
         if (written < toWrite) this.global[C.dropTunWriteFailed]! += toWrite - written;

@@ -43,8 +43,13 @@ export function icmpv6Checksum(b: Uint8Array, start: number, len: number, src: U
   return foldChecksum(sumWords(b, start, start + len, sum));
 }
 
-/** Translates `batch`'s ICMPv6 errors in place; returns how many to deliver to the TUN. */
-export function processIcmpErrors(batch: PacketBatch, table: FastPathTable, g: Float64Array): number {
+/**
+ * Translates `batch`'s ICMPv6 errors in place; returns how many to deliver to the TUN.
+ * Errors about a Shim6 control message (P = 0) are not for the ULP: their slot index goes
+ * to `onControlError` (the context engine wants a Parameter Problem about its I1, RFC 5533
+ * §7.8) before the batch is compacted.
+ */
+export function processIcmpErrors(batch: PacketBatch, table: FastPathTable, g: Float64Array, onControlError?: (slot: number) => void): number {
   const b = batch.buffer;
   const a = batch.addrs;
   let out = 0;
@@ -57,7 +62,11 @@ export function processIcmpErrors(batch: PacketBatch, table: FastPathTable, g: F
     const innerLen = len - 8;
     if ((b[inner]! >>> 4) !== 6) continue;
     const shim = locateShim6(b, inner, innerLen);
-    if (shim < 0 || (b[shim + 2]! & 0x80) === 0) continue; // not a rewritten payload packet
+    if (shim < 0) continue;
+    if ((b[shim + 2]! & 0x80) === 0) { // a control message of ours in error, not a rewritten payload packet
+      onControlError?.(i);
+      continue;
+    }
     const nhOff = locateResult[1]!;
     const index = table.findPeerTag(tagHiAt(b, shim), readU32(b, shim + 4), b, inner + 8, b, inner + 24);
     if (index < 0) {

@@ -73,4 +73,6 @@ export interface DataPlaneEvents {
   unknownTag?(tag: number, src: Uint8Array, dst: Uint8Array): void;
   /** A Shim6 control message (P = 0), copied out: src, dst and the Shim6 header onward. */
   control?(src: Uint8Array, dst: Uint8Array, message: Uint8Array): void;
+  /** An ICMPv6 error about one of our Shim6 control messages, copied out as a whole IPv6 packet (RFC 5533 §7.8: Parameter Problem about an I1). */
+  icmpError?(packet: Uint8Array): void;
 }

@@ -304,6 +304,37 @@ describe('establishment', () => {
   });
 });
 
+describe('a peer without Shim6', () => {
+  it('its Parameter Problem about our I1 moves the context to NO-SUPPORT at once (§7.8); a forged one with another nonce does not', async () => {
+    const clock = new Clock();
+    const a = host('A', 'a', clock);
+    await a.daemon.start();
+    const peer = '2001:db8:1:c::1';
+    const r = await controlRequest(a.socket, 'establish', { peer });
+    expect((r as any).result.outcome).toBe('started');
+    const i1 = a.f.sent.at(-1)!;
+    const icmpFor = (inner: Uint8Array): Uint8Array => {
+      const p = new Uint8Array(40 + 8 + inner.length);
+      p[0] = 0x60; p[6] = 58; p[7] = 64;
+      p.set(i1.subarray(24, 40), 8); // from the peer
+      p.set(i1.subarray(8, 24), 24);
+      p[40] = 4; p[41] = 1; p[47] = 6; // Parameter Problem, unrecognized Next Header, pointer 6
+      p.set(inner, 48);
+      return p;
+    };
+    const forged = i1.slice();
+    forged[40 + 15] ^= 0xff; // the Initiator Nonce's last octet (RFC 5533 §5.7: octets 12-15 of the I1)
+    a.f.events!.icmpError!(icmpFor(forged));
+    expect((await contexts(a))[0].state).toBe('I1-SENT');
+    expect((await controlRequest(a.socket, 'status') as any).result.engine.counters['icmp.unmatched']).toBe(1);
+    a.f.events!.icmpError!(icmpFor(i1));
+    const [c] = await contexts(a);
+    expect(c.state).toBe('NO-SUPPORT');
+    const st = (await controlRequest(a.socket, 'status') as any).result;
+    expect(st.engine.counters['icmp.no-support']).toBe(1);
+  });
+});
+
 describe('failover', () => {
   it('silent loss on the ULID pair: REAP explores, switches, the data plane rewrites and the rule goes in', async () => {
     const clock = new Clock();

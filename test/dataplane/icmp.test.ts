@@ -122,3 +122,27 @@ describe('ICMPv6 error translation', () => {
       }), { numRuns: 500 });
   });
 });
+
+describe('errors about our control messages', () => {
+  it('a Parameter Problem about a Shim6 control message goes to the controller as a whole IPv6 packet, never to the ULP; bounded per batch', () => {
+    const tun = new MemoryTun();
+    const icmp = new MemoryRawReceiver(58);
+    const reported: Uint8Array[] = [];
+    const dp = new DataPlane({ tun, sender: new MemoryRawSender(), shim: new MemoryRawReceiver(140), icmp }, { events: { icmpError: (p) => reported.push(p) }, reportsPerBatch: 3 });
+    // An I1-like control message (P = 0, type 1) from A1 to B1 inside the error.
+    const invoking = new Uint8Array(40 + 16);
+    invoking[0] = 0x60; invoking[5] = 16; invoking[6] = 140; invoking[7] = 64;
+    invoking.set(A1, 8); invoking.set(B1, 24);
+    invoking[40] = 59; invoking[41] = 1; invoking[42] = 1;
+    for (let i = 0; i < 5; i++) icmp.inject({ data: icmpError(4, 1, 6, invoking), src: B1, dst: A1, hopLimit: 61 });
+    dp.pumpIcmp();
+    expect(tun.written).toHaveLength(0);
+    expect(reported).toHaveLength(3);
+    const p = reported[0]!;
+    expect(p[6]).toBe(58);
+    expect([...p.subarray(8, 24)]).toEqual([...B1]);
+    expect([...p.subarray(24, 40)]).toEqual([...A1]);
+    expect(p[40]).toBe(4);
+    expect([...p.subarray(48)]).toEqual([...invoking]);
+  });
+});
