@@ -286,7 +286,11 @@ export class Daemon implements ControlHandler {
     this.log.info({ table: cfg.routeTable, tun: dp.tunName }, 'table route into the TUN installed');
     for (const s of dp.control.contexts()) await this.syncRule(s.name);
 
-    if (this.identity !== undefined) await this.startEngine(dp, saved);
+    if (this.identity !== undefined) {
+      for (const l of this.identity.saved.locators) await this.network.keepLocal(dp.tunName, l.address);
+      this.log.info({ tun: dp.tunName }, 'HBA addresses kept deliverable through the TUN (local routes)');
+      await this.startEngine(dp, saved);
+    }
     dp.start();
 
     const server = new ControlServer(this, {

@@ -10,6 +10,9 @@
  *   ip -6 route replace default dev <tun> table T            installed at startup
  *   ip -6 rule add pref P from <localUlid>/128 to <peerUlid>/128 fwmark 0/F lookup T
  *                                                           while a context rewrites
+ *   ip -6 route replace local <hba>/128 dev <tun> table local metric 1024
+ *                                                           each HBA address stays
+ *                                                           deliverable when its link is down
  * A context's rule sends exactly its ULID pair into the TUN, and only packets without
  * mark F: the daemon's own output carries F and falls through to the host's ordinary
  * rules (source-address routing, main). Rules rather than routes, because adding or
@@ -84,6 +87,14 @@ export interface Network {
   removeRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void>;
   /** Deletes every route in our table; tolerant of an empty or absent table. */
   flushRoutes(): Promise<void>;
+  /**
+   * Keeps `address` locally deliverable while the daemon runs, whatever its own link does:
+   * a `local` route through the TUN in table local, at a metric below the kernel's own.
+   * Linux deletes an address's local route when its link goes down (keep_addr_on_down
+   * keeps only the address), and then the packets the data plane restores to that ULID
+   * would be dropped. The route goes with the TUN.
+   */
+  keepLocal(tun: string, address: Uint8Array): Promise<void>;
 }
 
 export interface NetworkSettings {
@@ -194,6 +205,10 @@ export class LinuxNetwork implements Network {
 
   async removeRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void> {
     await this.must(['-6', 'rule', 'del', ...this.ruleSelector(localUlid, peerUlid)]);
+  }
+
+  async keepLocal(tun: string, address: Uint8Array): Promise<void> {
+    await this.must(['-6', 'route', 'replace', 'local', `${formatIpv6(address)}/128`, 'dev', tun, 'table', 'local', 'metric', '1024', 'proto', 'static']);
   }
 
   async flushRoutes(): Promise<void> {

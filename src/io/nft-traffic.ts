@@ -77,6 +77,14 @@ const MAX_FLOW_TIMEOUT_SEC = 86_400;
  * packet before it is counted. Input packets are already reassembled (defrag runs in
  * prerouting at -400) and output packets not yet fragmented, so a datagram counts once.
  */
+/**
+ * Neighbour Discovery (RFC 4861) is not traffic between hosts: a unicast Neighbor
+ * Solicitation from a ULID to a router's global address must not count (it would make
+ * the §4 heuristic set up a context with the router). A separate rule, because
+ * `icmpv6 type != ...` would also exclude every non-ICMPv6 packet.
+ */
+const NOT_ND = 'meta l4proto ipv6-icmp icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return';
+
 const CHAIN_PRIORITY = -400;
 /** Shim6 (RFC 5533 §5: IP protocol number 140). */
 const NEXT_HEADER_SHIM6 = 140;
@@ -227,10 +235,12 @@ export class NftTraffic {
       ...counted('in'),
       '\tchain output {',
       `\t\ttype filter hook output priority ${CHAIN_PRIORITY}; policy accept;`,
+      `\t\t${NOT_ND}`,
       `\t\t${common} ip6 saddr @ulids ip6 daddr != ${NOT_PEERS} update @out { ip6 saddr . ip6 daddr }`,
       '\t}',
       '\tchain input {',
       `\t\ttype filter hook input priority ${CHAIN_PRIORITY}; policy accept;`,
+      `\t\t${NOT_ND}`,
       `\t\t${common} ip6 daddr @ulids ip6 saddr != ${NOT_PEERS} update @in { ip6 daddr . ip6 saddr }`,
       '\t}',
       '}',

@@ -102,10 +102,12 @@ table inet shim6 {
 \t}
 \tchain output {
 \t\ttype filter hook output priority -400; policy accept;
+\t\tmeta l4proto ipv6-icmp icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return
 \t\tmeta mark & 0x5036 == 0 ip6 nexthdr != 140 ip6 saddr @ulids ip6 daddr != { ::1, fe80::/10, ff00::/8 } update @out { ip6 saddr . ip6 daddr }
 \t}
 \tchain input {
 \t\ttype filter hook input priority -400; policy accept;
+\t\tmeta l4proto ipv6-icmp icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } return
 \t\tmeta mark & 0x5036 == 0 ip6 nexthdr != 140 ip6 daddr @ulids ip6 saddr != { ::1, fe80::/10, ff00::/8 } update @in { ip6 daddr . ip6 saddr }
 \t}
 }
