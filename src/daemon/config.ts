@@ -15,7 +15,9 @@
  * checked by the daemon at startup (daemon.ts).
  */
 import type { FastPathContext } from '../dataplane/types.js';
-import { formatIpv6, isMulticast, isUnspecified, parseIpv6 } from '../wire/address.js';
+import { formatIpv6, parseIpv6, unicastProblem } from '../wire/address.js';
+
+export { unicastProblem };
 import { CONTEXT_TAG_MAX } from '../wire/constants.js';
 import type { ReapMode } from '../reap/constants.js';
 
@@ -172,20 +174,6 @@ function describe(v: unknown): string {
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
-/** Why `a` cannot be a unicast locator or ULID, or undefined when it can. */
-export function unicastProblem(a: Uint8Array): string | undefined {
-  if (isUnspecified(a)) return 'the unspecified address';
-  if (isMulticast(a)) return 'a multicast address';
-  let loopback = a[15] === 1;
-  for (let i = 0; i < 15 && loopback; i++) if (a[i] !== 0) loopback = false;
-  if (loopback) return 'the loopback address';
-  if (a[0] === 0xfe && (a[1]! & 0xc0) === 0x80) return 'a link-local address';
-  let mapped = a[10] === 0xff && a[11] === 0xff;
-  for (let i = 0; i < 10 && mapped; i++) if (a[i] !== 0) mapped = false;
-  if (mapped) return 'an IPv4-mapped address';
-  return undefined;
 }
 
 class Checker {
@@ -472,6 +460,7 @@ function validateIdentity(c: Checker, v: unknown): IdentityConfig | undefined {
     const a = m === null ? undefined : parseIpv6(m[1]!);
     if (a === undefined) { c.add(`${p}.prefix`, `not a /64 prefix like "2001:db8:1:a::/64": ${typeof tv === 'string' ? quote(tv) : describe(tv)}`); return; }
     if (a.subarray(8).some((b) => b !== 0)) { c.add(`${p}.prefix`, `${quote(tv as string)} has bits set past /64`); return; }
+    if (a.subarray(0, 8).every((b) => b === 0)) { c.add(`${p}.prefix`, `${quote(tv as string)} is ::/64 (the unspecified, loopback and IPv4-mapped addresses)`); return; }
     const probe = new Uint8Array(16);
     probe.set(a.subarray(0, 8));
     probe[15] = 2; // any interface ID: what matters is the prefix's kind

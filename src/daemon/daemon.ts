@@ -30,7 +30,7 @@ import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import { nodeCryptoProvider } from '../crypto/provider-node.js';
 import type { LocalIdentity, ShimContext } from '../context/types.js';
 import { DataPlaneError, type ContextSnapshot, type Counters, type DataPlaneControl, type DataPlaneEvents } from '../dataplane/types.js';
-import { addressKey, formatIpv6, parseIpv6 } from '../wire/address.js';
+import { addressKey, formatIpv6, parseIpv6, unicastProblem } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
 import { verificationMethodCodes, verificationMethodName } from '../wire/verification-method.js';
 import { quote, type DaemonConfig } from './config.js';
@@ -470,6 +470,8 @@ export class Daemon implements ControlHandler {
   private establishPeer(peer: Uint8Array, local?: Uint8Array): EstablishResult {
     const shim = this.shim;
     if (shim === undefined) throw new ControlError('no-identity', 'no identity configured: the context engine is not running');
+    const problem = unicastProblem(peer);
+    if (problem !== undefined) throw new ControlError('bad-locator', `${formatIpv6(peer)} is ${problem}, not a peer ULID`);
     if (local !== undefined && !bytesEqual(local, shim.identity.ulid)) throw new ControlError('bad-locator', `${formatIpv6(local)} is not this host's ULID (${formatIpv6(shim.identity.ulid)})`);
     const r = shim.establish(peer, local);
     const ctx = r.ok ? r.ctx : 'ctx' in r ? r.ctx : undefined;

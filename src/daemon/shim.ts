@@ -27,7 +27,7 @@ import { encodeAction, ShimEngine, type EngineAction, type SavedContext } from '
 import { thresholdPolicy, type EstablishPolicy } from '../engine/policy.js';
 import type { ReapConfig } from '../reap/constants.js';
 import type { LocatorPair } from '../reap/types.js';
-import { addressKey, formatIpv6 } from '../wire/address.js';
+import { addressKey, formatIpv6, unicastProblem } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';
 import type { Locator } from '../wire/options/index.js';
@@ -230,7 +230,9 @@ export class Shim {
     const now = this.#o.now();
     const own = this.#ownAddresses();
     for (const s of samples) {
-      if (own.has(addressKey(s.peer))) continue; // traffic to ourselves needs no shim
+      if (s.local.length !== 16 || s.peer.length !== 16) { this.count('poll.bad-sample'); continue; }
+      // Traffic to ourselves needs no shim; multicast, link-local and the like cannot have a context.
+      if (own.has(addressKey(s.peer)) || unicastProblem(s.peer) !== undefined) continue;
       // Sent first: when both happened in one interval, traffic flowed both ways (RFC 5534 §6.1-6.2).
       if (s.sent > 0) this.engine.traffic(s.local, s.peer, s.sent, now, 0, 'sent');
       if (s.received > 0) this.engine.traffic(s.local, s.peer, s.received, now, 0, 'received');
@@ -271,6 +273,7 @@ export class Shim {
 
   /** RFC 5534 §3.2: whether a local address is locally operational (link up and address present). */
   linkChanged(address: Uint8Array, up: boolean): void {
+    if (!this.#allLocators.some((l) => bytesEqual(l.address, address))) return;
     const now = this.#o.now();
     if (up) this.#down.delete(addressKey(address));
     else this.#down.add(addressKey(address));
@@ -321,11 +324,25 @@ export class Shim {
   /** Applies the engine's actions and re-arms the timer. */
   pump(): void {
     if (this.#closed) return;
+    try {
+      this.#apply();
+    } finally {
+      this.#arm(); // whatever happened above, the next deadline is never lost
+    }
+  }
+
+  #apply(): void {
     const actions = this.engine.takeActions();
     const sends: Uint8Array[] = [];
     for (const a of actions) {
       if (a.kind === 'send') {
-        const p = encodeAction(a);
+        let p: Uint8Array;
+        try {
+          p = encodeAction(a);
+        } catch {
+          this.count('send.encode-failed');
+          continue;
+        }
         sends.push(p);
         this.#o.onPacket?.(p, 'sent');
       } else if (a.kind === 'fast-path') {
@@ -344,7 +361,6 @@ export class Shim {
       this.count('send.packets', n);
       if (n < sends.length) this.count('send.failed', sends.length - n);
     }
-    this.#arm();
   }
 
   #arm(): void {

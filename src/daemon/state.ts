@@ -154,7 +154,8 @@ export function decodeState(data: Uint8Array): DaemonState {
   }
   try {
     if (!isMap(doc)) fail('(top level)', 'not a map');
-    if (doc['version'] !== STATE_VERSION) throw new StateError('version', `version ${String(doc['version'])}, this daemon reads ${STATE_VERSION}`);
+    const v = doc['version'];
+    if (v !== STATE_VERSION) throw new StateError('version', `version ${typeof v === 'number' ? v : typeof v}, this daemon reads ${STATE_VERSION}`);
     return {
       version: STATE_VERSION,
       savedAt: typeof doc['savedAt'] === 'number' && Number.isFinite(doc['savedAt']) ? doc['savedAt'] : fail('savedAt', 'not a number'),
@@ -182,18 +183,22 @@ export async function loadState(path: string): Promise<DaemonState | undefined> 
   return decodeState(data);
 }
 
-/** Writes the state file atomically (temporary file, fsync, rename), mode 0600. */
+/** Writes the state file atomically (temporary file, fsync, rename), mode 0600; leaves no temporary file behind on failure. */
 export async function saveState(path: string, state: DaemonState): Promise<void> {
+  const data = encodeState(state); // before touching the disk: an unencodable state changes nothing
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
-  const f = await open(tmp, 'w', 0o600);
+  // A temporary file left by a crashed run (same pid, e.g. pid 1 in a container) may have
+  // another mode; 'wx' after unlinking creates ours with 0600 or fails.
+  await unlink(tmp).catch(() => {});
   try {
-    await f.writeFile(encodeState(state));
-    await f.sync();
-  } finally {
-    await f.close();
-  }
-  try {
+    const f = await open(tmp, 'wx', 0o600);
+    try {
+      await f.writeFile(data);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => {});

@@ -93,3 +93,17 @@ export function isMulticast(a: Uint8Array, off = 0): boolean {
 export function addressKey(a: Uint8Array, off = 0): string {
   return String.fromCharCode(a[off]!, a[off + 1]!, a[off + 2]!, a[off + 3]!, a[off + 4]!, a[off + 5]!, a[off + 6]!, a[off + 7]!, a[off + 8]!, a[off + 9]!, a[off + 10]!, a[off + 11]!, a[off + 12]!, a[off + 13]!, a[off + 14]!, a[off + 15]!);
 }
+
+/** Why `a` cannot be a unicast locator or ULID, or undefined when it can. */
+export function unicastProblem(a: Uint8Array): string | undefined {
+  if (isUnspecified(a)) return 'the unspecified address';
+  if (isMulticast(a)) return 'a multicast address';
+  let loopback = a[15] === 1;
+  for (let i = 0; i < 15 && loopback; i++) if (a[i] !== 0) loopback = false;
+  if (loopback) return 'the loopback address';
+  if (a[0] === 0xfe && (a[1]! & 0xc0) === 0x80) return 'a link-local address';
+  let mapped = a[10] === 0xff && a[11] === 0xff;
+  for (let i = 0; i < 10 && mapped; i++) if (a[i] !== 0) mapped = false;
+  if (mapped) return 'an IPv4-mapped address';
+  return undefined;
+}
