@@ -17,7 +17,7 @@ import type { TrafficSample } from '../../src/daemon/shim.js';
 import { loadState } from '../../src/daemon/state.js';
 import { LinuxNetwork } from '../../src/daemon/system.js';
 import { formatIpv6, parseIpv6 } from '../../src/wire/address.js';
-import { fakeFactory, recordingLog, recordingRunner, tempDir, type FakeFactory, type RecordingRunner } from './fakes.js';
+import { fakeFactory, recordingLog, recordingRunner, tempDir, VirtualClock as Clock, type FakeFactory, type RecordingRunner } from './fakes.js';
 
 let tmp: { dir: string; remove: () => void };
 let n = 0;
@@ -25,34 +25,6 @@ const daemons: Daemon[] = [];
 beforeAll(() => { tmp = tempDir('shim6-engine-'); });
 afterEach(async () => { for (const d of daemons.splice(0)) await d.stop(); });
 afterAll(() => tmp.remove());
-
-/** A virtual clock with timers, shared by both daemons. */
-class Clock {
-  t = 1_000_000;
-  readonly #timers: { at: number; f: () => void; dead: boolean }[] = [];
-  afterEach: () => void = () => {};
-  set = (f: () => void, ms: number): unknown => {
-    const h = { at: this.t + ms, f, dead: false };
-    this.#timers.push(h);
-    return h;
-  };
-  clear = (h: unknown): void => { (h as { dead: boolean }).dead = true; };
-  /** Runs every timer due up to t + ms, in time order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const live = this.#timers.filter((h) => !h.dead && h.at <= end).sort((a, b) => a.at - b.at);
-      const next = live[0];
-      if (next === undefined) break;
-      this.t = Math.max(this.t, next.at);
-      next.dead = true;
-      next.f();
-      this.afterEach();
-    }
-    this.t = end;
-    for (let i = this.#timers.length - 1; i >= 0; i--) if (this.#timers[i]!.dead) this.#timers.splice(i, 1);
-  }
-}
 
 class FakeTraffic implements TrafficCounters {
   pending: TrafficSample[] = [];
@@ -108,7 +80,7 @@ function host(name: string, site: 'a' | 'b', clock: Clock, opts: { stateFile?: s
   const daemon = new Daemon({
     config, network, createDataPlane: f.factory, log, now: () => clock.t, traffic, monitor,
     host: { addAddress: async (ifname, a) => { added.push(`${ifname} ${formatIpv6(a)}`); }, linkStates: async () => Object.entries(opts.links ?? { eth1: true, eth2: true }).map(([ifname, up]) => ({ ifname, up })) },
-    setTimer: clock.set, clearTimer: clock.clear,
+    ...clock.timersFor(name),
   });
   daemons.push(daemon);
   return { name, daemon, f, runner, traffic, monitor, log, socket, stateFile, added, config };

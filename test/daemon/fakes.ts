@@ -214,3 +214,50 @@ export function exampleConfigJson(socket: string): Record<string, unknown> {
 
 /** The addresses host A has, on the listed interfaces. */
 export const HOST_A_ADDRESSES: readonly (readonly [string, string])[] = [['eth1', '2001:db8:1:a::1'], ['eth2', '2001:db8:2:a::1'], ['lo', '::1']];
+
+export interface VirtualTimer { at: number; setAt: number; f: () => void; dead: boolean; owner: string }
+
+/**
+ * A virtual clock with timers for the daemon tests: `timersFor(owner)` gives a daemon its
+ * setTimer/clearTimer, `advance` runs due timers in time order (a storm of zero-delay
+ * re-arms fails) and calls `afterEach` after each (to flush a fake wire).
+ */
+export class VirtualClock {
+  t = 1_000_000;
+  #timers: VirtualTimer[] = [];
+  afterEach: () => void = () => {};
+
+  timersFor(owner: string): { setTimer: (f: () => void, ms: number) => unknown; clearTimer: (h: unknown) => void } {
+    return {
+      setTimer: (f, ms) => {
+        if (!Number.isFinite(ms) || ms < 0) throw new Error(`${owner}: timer of ${ms} ms`);
+        const h: VirtualTimer = { at: this.t + ms, setAt: this.t, f, dead: false, owner };
+        if (this.#timers.length > 256) this.#timers = this.#timers.filter((x) => !x.dead);
+        this.#timers.push(h);
+        return h;
+      },
+      clearTimer: (h) => { (h as VirtualTimer).dead = true; },
+    };
+  }
+
+  live(owner: string): VirtualTimer[] {
+    return this.#timers.filter((h) => !h.dead && h.owner === owner);
+  }
+
+  /** Runs every timer due up to t + ms in time order (a storm of zero-delay re-arms fails). */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (let fired = 0; ; fired++) {
+      if (fired > 100_000) throw new Error('timer storm: a timer keeps re-arming at or before now');
+      let next: VirtualTimer | undefined;
+      for (const h of this.#timers) if (!h.dead && h.at <= end && (next === undefined || h.at < next.at)) next = h;
+      if (next === undefined) break;
+      this.t = Math.max(this.t, next.at);
+      next.dead = true;
+      next.f();
+      this.afterEach();
+    }
+    this.t = end;
+    this.#timers = this.#timers.filter((h) => !h.dead);
+  }
+}

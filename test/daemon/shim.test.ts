@@ -25,50 +25,7 @@ import { SeededRandom } from '../../src/sim/random.js';
 import { addressKey, formatIpv6, parseIpv6 } from '../../src/wire/address.js';
 import { internetChecksum, writeU16 } from '../../src/wire/bytes.js';
 import { MessageType } from '../../src/wire/constants.js';
-
-// ---- virtual clock ----
-
-interface Timer { at: number; setAt: number; f: () => void; dead: boolean; owner: string }
-
-class Clock {
-  t = 1_000_000;
-  #timers: Timer[] = [];
-  afterEach: () => void = () => {};
-
-  timersFor(owner: string): { setTimer: (f: () => void, ms: number) => unknown; clearTimer: (h: unknown) => void } {
-    return {
-      setTimer: (f, ms) => {
-        if (!Number.isFinite(ms) || ms < 0) throw new Error(`${owner}: timer of ${ms} ms`);
-        const h: Timer = { at: this.t + ms, setAt: this.t, f, dead: false, owner };
-        if (this.#timers.length > 256) this.#timers = this.#timers.filter((x) => !x.dead);
-        this.#timers.push(h);
-        return h;
-      },
-      clearTimer: (h) => { (h as Timer).dead = true; },
-    };
-  }
-
-  live(owner: string): Timer[] {
-    return this.#timers.filter((h) => !h.dead && h.owner === owner);
-  }
-
-  /** Runs every timer due up to t + ms in time order (a storm of zero-delay re-arms fails). */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (let fired = 0; ; fired++) {
-      if (fired > 100_000) throw new Error('timer storm: a timer keeps re-arming at or before now');
-      let next: Timer | undefined;
-      for (const h of this.#timers) if (!h.dead && h.at <= end && (next === undefined || h.at < next.at)) next = h;
-      if (next === undefined) break;
-      this.t = Math.max(this.t, next.at);
-      next.dead = true;
-      next.f();
-      this.afterEach();
-    }
-    this.t = end;
-    this.#timers = this.#timers.filter((h) => !h.dead);
-  }
-}
+import { VirtualClock as Clock } from './fakes.js';
 
 // ---- fake data plane and wire ----
 
