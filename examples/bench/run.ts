@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: runs the benchmarks and prints a Markdown report with ratios against
  * baselines measured in the same run. BENCHMARKS.md records a run of this script.
+ * The failover matrix (failover.ts, about 8 minutes as root) runs last;
+ * SHIM6_BENCH_FAILOVER=0 leaves it out.
  */
 import os from 'node:os';
 import { formatRate } from './harness.js';
@@ -10,6 +12,8 @@ import { runDataplaneBench } from './dataplane.js';
 import { runNetnsBench } from './netns.js';
 import { runContextBench } from './context.js';
 import { runReapBench } from './reap.js';
+import { runFailoverBench } from './failover.js';
+import { runPollBench } from './poll.js';
 
 function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
@@ -53,4 +57,6 @@ lines.push(...(await runNetnsBench()).lines);
 lines.push(...(await runCryptoBench()).lines);
 lines.push(...(await runContextBench()).lines);
 lines.push(...(await runReapBench()).lines);
+lines.push(...(await runPollBench()).lines);
+if (process.env['SHIM6_BENCH_FAILOVER'] !== '0') lines.push(...(await runFailoverBench()).lines);
 console.log(lines.join('\n'));
