@@ -150,7 +150,14 @@ export async function daemonMain(argv: readonly string[], prog: string, loadFact
   const daemon = new Daemon({
     traffic: new NftTraffic({ table: tableName, fwmark: config.fwmark }, io.runner),
     monitor: new NetlinkMonitor({}),
-    host: { addAddress: (ifname, address, len) => addAddress(io.runner, ifname, address, len), linkStates: () => linkStates(io.runner) },
+    host: {
+      addAddress: (ifname, address, len) => addAddress(io.runner, ifname, address, len),
+      linkStates: () => linkStates(io.runner),
+      flushNeighbours: async (ifname) => {
+        const r = await io.runner('ip', ['-6', 'neigh', 'flush', 'dev', ifname]);
+        if (r.code !== 0) throw new Error(`ip -6 neigh flush dev ${ifname}: ${r.stderr.trim()}`);
+      },
+    },
     ...io.daemonOptions,
     config, network, createDataPlane, log, version: io.version,
     setLogLevel: (l) => { if ('level' in log) (log as { level: string }).level = l; },
