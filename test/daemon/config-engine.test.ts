@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, ConfigError, parseConfig, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { formatIpv6 } from '../../src/wire/address.js';
+import { configIssues as issues, onlyConfigIssue as only } from './config.util.js';
 
 type Doc = Record<string, any>;
 
@@ -34,22 +35,6 @@ function edit(base: Doc, f: (d: Doc) => void): Doc {
   return d;
 }
 
-function issues(doc: unknown): { path: string; message: string }[] {
-  try {
-    validateConfig(doc);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.issues];
-    throw e;
-  }
-  return [];
-}
-
-/** The single problem reported for `doc`. */
-function only(doc: unknown): { path: string; message: string } {
-  const list = issues(doc);
-  expect(list, JSON.stringify(list)).toHaveLength(1);
-  return list[0]!;
-}
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { CONFIG_DEFAULTS, CONFIG_LIMITS, ConfigError, parseConfig, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { formatIpv6 } from '../../src/wire/address.js';
 import { exampleConfigJson } from './fakes.js';
+import { onlyConfigIssue as only } from './config.util.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -18,22 +19,6 @@ function base(): Record<string, any> {
   return exampleConfigJson('/run/shim6/shim6d.sock');
 }
 
-function issues(doc: unknown): { path: string; message: string }[] {
-  try {
-    validateConfig(doc);
-  } catch (e) {
-    if (e instanceof ConfigError) return [...e.issues];
-    throw e;
-  }
-  return [];
-}
-
-/** The single problem reported for `doc`. */
-function only(doc: unknown): { path: string; message: string } {
-  const list = issues(doc);
-  expect(list, JSON.stringify(list)).toHaveLength(1);
-  return list[0]!;
-}
 
 function mutated(f: (d: Record<string, any>) => void): Record<string, any> {
   const d = base();
