@@ -160,11 +160,14 @@ export class Shim {
   readonly #wallOffset: number;
   /** Local addresses not locally operational (RFC 5534 §3.2). */
   readonly #down = new Set<string>();
+  /** Every address of the HBA set (the ULID is one): traffic between them needs no shim. */
+  readonly #own: ReadonlySet<string>;
 
   constructor(o: ShimOptions) {
     this.#o = o;
     this.#identity = o.identity;
     this.#allLocators = o.identity.locators;
+    this.#own = new Set([o.identity.ulid, ...o.identity.locators.map((l) => l.address)].map((a) => addressKey(a)));
     this.#establish = o.establish;
     this.#wallOffset = Date.now() - o.now();
     const policy: EstablishPolicy = {
@@ -228,7 +231,7 @@ export class Shim {
   /** Counter deltas from the kernel path and the data plane, once per poll interval. */
   traffic(samples: readonly TrafficSample[]): void {
     const now = this.#o.now();
-    const own = this.#ownAddresses();
+    const own = this.#own;
     for (const s of samples) {
       if (s.local.length !== 16 || s.peer.length !== 16) { this.count('poll.bad-sample'); continue; }
       // Traffic to ourselves needs no shim; multicast, link-local and the like cannot have a context.
@@ -436,13 +439,6 @@ export class Shim {
     }
     if (a.event === 'removed') this.#tracked.delete(ctx.id);
     this.#o.onEvent({ kind: 'notify', event: a.event, name: contextName(ctx.id), ctx, detail: a.detail });
-  }
-
-  #ownAddresses(): Set<string> {
-    const s = new Set<string>();
-    for (const l of this.#allLocators) s.add(addressKey(l.address));
-    s.add(addressKey(this.#identity.ulid));
-    return s;
   }
 
   isDown(address: Uint8Array): boolean {
