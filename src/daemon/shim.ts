@@ -42,6 +42,18 @@ export interface TrafficSample {
   readonly peer: Uint8Array;
   readonly sent: number;
   readonly received: number;
+  /** Milliseconds from the last packet of that direction to the poll, when known (nftables element expiry). */
+  readonly lastSentAgoMs?: number;
+  readonly lastReceivedAgoMs?: number;
+}
+
+/**
+ * Whether the interval's last packet went out: then its sends are unanswered so far and
+ * REAP must see them after the receipts (RFC 5534 §6: the Send Timer runs from a send
+ * that no receipt followed). Without timestamps, receipts are taken as the later event.
+ */
+function sentLast(s: TrafficSample): boolean {
+  return s.lastSentAgoMs !== undefined && s.lastReceivedAgoMs !== undefined && s.lastSentAgoMs < s.lastReceivedAgoMs;
 }
 
 /** What the shim needs from the data plane. */
@@ -236,7 +248,12 @@ export class Shim {
       if (s.local.length !== 16 || s.peer.length !== 16) { this.count('poll.bad-sample'); continue; }
       // Traffic to ourselves needs no shim; multicast, link-local and the like cannot have a context.
       if (own.has(addressKey(s.peer)) || unicastProblem(s.peer) !== undefined) continue;
-      // Sent first: when both happened in one interval, traffic flowed both ways (RFC 5534 §6.1-6.2).
+      // Both in one interval: in the order of their last packets (RFC 5534 §6.1-6.2).
+      if (s.sent > 0 && s.received > 0 && sentLast(s)) {
+        this.engine.traffic(s.local, s.peer, s.received, now, 0, 'received');
+        this.engine.traffic(s.local, s.peer, s.sent, now, 0, 'sent');
+        continue;
+      }
       if (s.sent > 0) this.engine.traffic(s.local, s.peer, s.sent, now, 0, 'sent');
       if (s.received > 0) this.engine.traffic(s.local, s.peer, s.received, now, 0, 'received');
     }

@@ -334,6 +334,27 @@ describe('failover', () => {
     expect(a.f.dataPlane.context(after.name)!.currentLocal).not.toEqual(parseIpv6(A));
   });
 
+  it('an interval with both directions is ordered by the last packets: unanswered sends after the receipts start the Send Timer', async () => {
+    const clock = new Clock();
+    const { a, wire, A, B } = await established(clock);
+    wire.drop = (s, d) => (s === A && d === B) || (s === B && d === A);
+    // The last packet came in: the sends were answered; nothing more happens, REAP stays Operational.
+    a.traffic.pending = [{ ...sample(A, B, 10, 4), lastSentAgoMs: 30, lastReceivedAgoMs: 5 }];
+    await a.daemon.poll();
+    clock.advance(1000);
+    expect((await contexts(a))[0].failovers).toBe(0);
+    expect((await contexts(a))[0].reap.state).toBe('Operational');
+    // The last packet went out (a cut after the receipts): the Send Timer runs from this poll.
+    a.traffic.pending = [{ ...sample(A, B, 10, 4), lastSentAgoMs: 2, lastReceivedAgoMs: 40 }];
+    await a.daemon.poll();
+    clock.advance(399);
+    expect((await contexts(a))[0].reap.state).toBe('Operational');
+    for (let i = 0; i < 20; i++) clock.advance(100);
+    const [after] = await contexts(a);
+    expect(after.failovers).toBe(1);
+    expect(after.lastFailover.reason).toBe('send-timeout');
+  });
+
   it('a link-down event explores at once and moves off that interface\'s locator', async () => {
     const clock = new Clock();
     const { a, wire, A, B } = await established(clock);
