@@ -79,7 +79,7 @@ function host(name: string, site: 'a' | 'b', clock: Clock, opts: { stateFile?: s
   const network = new LinuxNetwork({ tunName: config.tun.name, mtu: config.tun.mtu, fwmark: config.fwmark, routeTable: config.routeTable, rulePriority: config.rulePriority }, runner.runner);
   const daemon = new Daemon({
     config, network, createDataPlane: f.factory, log, now: () => clock.t, traffic, monitor,
-    host: { addAddress: async (ifname, a) => { added.push(`${ifname} ${formatIpv6(a)}`); }, flushNeighbours: async (ifname) => { added.push(`flush ${ifname}`); }, linkStates: async () => Object.entries(opts.links ?? { eth1: true, eth2: true }).map(([ifname, up]) => ({ ifname, up })) },
+    host: { addAddress: async (ifname, a) => { added.push(`${ifname} ${formatIpv6(a)}`); }, flushNeighbours: async (ifname) => { added.push(`flush ${ifname}`); runner.log.push(`flush ${ifname}`); }, linkStates: async () => Object.entries(opts.links ?? { eth1: true, eth2: true }).map(([ifname, up]) => ({ ifname, up })) },
     ...clock.timersFor(name),
   });
   daemons.push(daemon);
@@ -367,8 +367,12 @@ describe('failover', () => {
     expect(after.currentPair.peer === B || after.currentPair.peer !== B).toBe(true);
     const loc = await controlRequest(a.socket, 'locators');
     expect((loc as any).result.identities[0].locators[0].operational).toBe(false);
-    await new Promise((r) => setTimeout(r, 10));
-    expect(a.added).toContain('flush eth1');
+    await new Promise((r) => setTimeout(r, 20));
+    // Flushed after the rule moved the sockets off eth1, not before (HostOps.flushNeighbours).
+    const rule = a.runner.log.findIndex((l) => l.startsWith('ip -6 rule add'));
+    expect(rule).toBeGreaterThanOrEqual(0);
+    expect(a.runner.log.filter((x) => x === 'flush eth1')).toHaveLength(1);
+    expect(a.runner.log.indexOf('flush eth1')).toBeGreaterThan(rule);
     const metrics = await controlRequest(a.socket, 'metrics');
     expect((metrics as any).result.text).toContain('shim6_');
   });
