@@ -55,7 +55,7 @@ export async function runPollBench(): Promise<{ lines: string[] }> {
       lines.push(`| ${flows} | ${ms.toFixed(2)} | ${((ms / 50) * 100).toFixed(1)} % | ${(ms / spawnMs).toFixed(2)}× |`);
     }
     lines.push('');
-    lines.push(`Spawning \`nft --version\` alone: ${spawnMs.toFixed(2)} ms in the same run. Each poll is one \`nft -j list table\` and a JSON parse; with thousands of flows the listing dominates.`);
+    lines.push(`Spawning \`nft --version\` alone: ${spawnMs.toFixed(2)} ms in the same run. Each poll is one \`nft list table\` (text: its element expiry has milliseconds, which dates the last packet each way) and a linear parse; with thousands of flows the listing dominates.`);
     lines.push('');
     await traffic.remove();
   } finally {
