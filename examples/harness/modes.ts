@@ -118,7 +118,16 @@ async function mptcpMode(topo: Topology): Promise<ModeInstance> {
     src: addr.host(1, 'a'),
     dst: addr.host(1, 'b'),
     tcpWrap: wrap,
-    ready: async () => {},
+    // Ready once a second subflow has joined (the counter is per namespace and the
+    // namespace is new): failing ISP1 before that would test the single-path case.
+    ready: async (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (((await nstat(hA))['MPTcpExtMPJoinSynAckRx'] ?? 0) > 0) return;
+        if (Date.now() > deadline) throw new Error(`mptcp: no subflow joined within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     status: async () => ({
       endpoints: { hA: (await topo.exec(hA, ['ip', 'mptcp', 'endpoint', 'show'])).stdout.trim().split('\n'), hB: (await topo.exec(hB, ['ip', 'mptcp', 'endpoint', 'show'])).stdout.trim().split('\n') },
       counters: { hA: await nstat(hA), hB: await nstat(hB) },
