@@ -877,18 +877,11 @@ export class Daemon implements ControlHandler {
     const dp = this.dataPlane;
     if (dp === undefined || this.state === 'stopping' || this.state === 'stopped') return;
     const s = dp.control.context(name);
-    const keyOf = (l: Uint8Array, p: Uint8Array): string => `${formatIpv6(l)} ${formatIpv6(p)}`;
-    let key: string | undefined;
-    let wanted = false;
-    let pair: { l: Uint8Array; p: Uint8Array } | undefined;
-    if (s !== undefined) {
-      key = keyOf(s.localUlid, s.peerUlid);
-      wanted = rewriting(s);
-      pair = { l: s.localUlid, p: s.peerUlid };
-    } else {
-      // A removed engine context: its rule (if any) goes too, unless another context of that pair rewrites.
-      return this.pruneRules(dp);
-    }
+    // A removed engine context: its rule (if any) goes too, unless another context of that pair rewrites.
+    if (s === undefined) return this.pruneRules(dp);
+    const pair = { l: s.localUlid, p: s.peerUlid };
+    const key = `${formatIpv6(pair.l)} ${formatIpv6(pair.p)}`;
+    const wanted = rewriting(s);
     if (wanted && !this.routed.has(key)) {
       await this.network.installRule(pair.l, pair.p);
       this.routed.add(key);

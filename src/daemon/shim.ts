@@ -21,31 +21,23 @@
  * drive this with fakes and a virtual clock.
  */
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
-import { ContextState, type LocalIdentity, type ShimContext } from '../context/types.js';
+import type { LocalIdentity, ShimContext } from '../context/types.js';
 import type { FastPathContext } from '../dataplane/types.js';
 import { encodeAction, ShimEngine, type EngineAction, type SavedContext } from '../engine/engine.js';
 import { thresholdPolicy, type EstablishPolicy } from '../engine/policy.js';
 import type { ReapConfig } from '../reap/constants.js';
 import type { LocatorPair } from '../reap/types.js';
-import { addressKey, formatIpv6, unicastProblem } from '../wire/address.js';
+import { addressKey, unicastProblem } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';
 import type { Locator } from '../wire/options/index.js';
+import type { TrafficSample } from '../io/nft-traffic.js';
+
+export type { TrafficSample };
 import { emitPayloadHeader } from '../wire/payload.js';
 
 /** IPv6 No Next Header (RFC 8200 §4.7). */
 const NO_NEXT_HEADER = 59;
-
-/** Packet counters per (local ULID, peer) since the last poll (src/io/nft-traffic.ts). */
-export interface TrafficSample {
-  readonly local: Uint8Array;
-  readonly peer: Uint8Array;
-  readonly sent: number;
-  readonly received: number;
-  /** Milliseconds from the last packet of that direction to the poll, when known (nftables element expiry). */
-  readonly lastSentAgoMs?: number;
-  readonly lastReceivedAgoMs?: number;
-}
 
 /**
  * Whether the interval's last packet went out: then its sends are unanswered so far and
@@ -473,13 +465,5 @@ export class Shim {
     const out: Record<string, number> = {};
     for (const c of this.engine.contexts()) out[c.state] = (out[c.state] ?? 0) + 1;
     return out;
-  }
-
-  static formatPair(p: LocatorPair): { local: string; peer: string } {
-    return { local: formatIpv6(p.local), peer: formatIpv6(p.peer) };
-  }
-
-  static established(ctx: ShimContext): boolean {
-    return ctx.state === ContextState.ESTABLISHED;
   }
 }
