@@ -26,6 +26,7 @@ import { emitUlidPair, parseUlidPair, ulidPairLength, type UlidPairOption } from
 export type { CgaParameterDataStructureOption } from './cga-parameter-data-structure.js';
 export { cgaSignedData, SHIM6_CGA_MESSAGE_TYPE_TAG, type CgaSignatureOption } from './cga-signature.js';
 export type { ForkedInstanceIdentifierOption } from './forked-instance-identifier.js';
+export { FLOW_LABEL_DEMUX_OPTION_TYPE, FLOW_LABEL_DEMUX_VERSION, MAX_FLOW_LABEL, flowLabelDemuxOption, readFlowLabelDemux } from './flow-label-demux.js';
 export type { KeepaliveTimeoutOption } from './keepalive-timeout.js';
 export { LOCATOR_LIST_MAX, type Locator, type LocatorListOption } from './locator-list.js';
 export type { LocatorPreference, LocatorPreferencesOption } from './locator-preferences.js';
