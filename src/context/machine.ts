@@ -22,6 +22,7 @@ import { bytesEqual } from '../wire/bytes.js';
 import { dropped, establishmentTimeout, receiveI1, receiveI2, receiveIcmpNoSupport, receiveR1, receiveR1bis, receiveR2, startI1, triggeredResend } from './establishment.js';
 import { hasAddress, ulidOnly } from './locators.js';
 import { ContextState, DropReason, type ContextAction, type ContextEnv, type ContextInput, type LocalIdentity, type ReceivedControl, type ShimContext, type StepResult } from './types.js';
+import { withFlowLabel } from './flow-label.js';
 import { contextReapDeadline, withReap } from './reap.js';
 import { localLocatorsChanged, receiveError, receiveUpdateAck, receiveUpdateRequest, updateTimeout } from './update.js';
 
@@ -231,7 +232,8 @@ function fastPathActions(before: ShimContext, after: ShimContext): ContextAction
   const is = hasFastPath(after);
   if (!was && is) return [{ kind: 'fast-path', op: 'install', ctx: after }];
   if (was && !is) return [{ kind: 'fast-path', op: 'remove', ctx: before }];
-  if (was && is && (before.ctPeer !== after.ctPeer || before.lsPeer !== after.lsPeer || before.lsLocal !== after.lsLocal || before.lpLocal !== after.lpLocal || before.lpPeer !== after.lpPeer)) {
+  if (was && is && (before.ctPeer !== after.ctPeer || before.lsPeer !== after.lsPeer || before.lsLocal !== after.lsLocal || before.lpLocal !== after.lpLocal || before.lpPeer !== after.lpPeer ||
+      before.flowLabelLocal !== after.flowLabelLocal || before.flowLabelPeer !== after.flowLabelPeer)) {
     return [{ kind: 'fast-path', op: 'update', ctx: after }];
   }
   return [];
@@ -239,7 +241,7 @@ function fastPathActions(before: ShimContext, after: ShimContext): ContextAction
 
 /** One transition: the context's reaction to `input` at `now`. Never throws for any received message. */
 export function step(ctx: ShimContext, input: ContextInput, now: number, env: ContextEnv): StepResult {
-  const r = withReap(ctx, dispatch(ctx, input, now, env), input, now, env);
+  const r = withFlowLabel(withReap(ctx, dispatch(ctx, input, now, env), input, now, env), input, now, env);
   const fp = fastPathActions(ctx, r.ctx);
   if (fp.length === 0) return r;
   return { ...r, actions: [...fp, ...r.actions] };

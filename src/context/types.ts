@@ -127,6 +127,15 @@ export interface ShimContext {
   readonly localOptions: readonly Option[] | undefined;
   /** REAP (RFC 5534) failure detection and exploration: set in ESTABLISHED (kept, paused, in I2BIS-SENT). */
   readonly reap: ReapContext | undefined;
+  /**
+   * Experimental flow-label demultiplexing (issue #8, src/context/flow-label.ts): the
+   * label this host allocated for receiving the context's packets on non-ULID pairs, as
+   * advertised in its I2/I2bis/R2/Update Request (0: none free; absent: not advertised yet
+   * or the mode is off).
+   */
+  readonly flowLabelLocal?: number;
+  /** The label the peer advertised last: written instead of the Payload Extension header (0 or absent: use the header). */
+  readonly flowLabelPeer?: number;
 }
 
 /** A received control message with what is needed to answer it (Error pointers count from the packet's first octet). */
@@ -252,4 +261,12 @@ export interface ContextEnv {
   readonly reap?: ReapConfig;
   /** RFC 5534 §3.2: whether a local address is locally operational. Absent: all are. */
   localOperational?(address: Uint8Array): boolean;
+  /**
+   * Experimental flow-label demultiplexing (issue #8). Absent: the mode is off, no Flow
+   * Label Demux option is sent and the peer's is ignored.
+   */
+  readonly flowLabel?: {
+    /** A label for receiving `ctx`'s packets on non-ULID pairs, unique for its local locator set; 0 when none is free. */
+    allocate(ctx: ShimContext, now: number): number;
+  };
 }

@@ -44,6 +44,7 @@ import type { ReapEnv } from '../reap/types.js';
 import { DeadlineHeap } from './deadlines.js';
 import { DEFAULT_ESTABLISH_POLICY, TokenBucket, TrafficTable, type EstablishPolicy } from './policy.js';
 import { ContextTable } from './tables.js';
+import { FlowLabelAllocator, resolveFlowLabelConfig, type FlowLabelConfig, type FlowLabelStats } from './flow-labels.js';
 
 export type { EstablishPolicy, TrafficStats } from './policy.js';
 
@@ -63,6 +64,11 @@ export interface EngineOptions {
   readonly verifySignature?: SignatureVerifier;
   /** REAP (RFC 5534): profile `fast` (default), `rfc` or `off`, and any field over it (src/reap/constants.ts). */
   readonly reap?: Partial<ReapConfig>;
+  /**
+   * EXPERIMENTAL flow-label demultiplexing (issue #8): present turns the mode on
+   * (src/context/flow-label.ts; labels from src/engine/flow-labels.ts). Absent: off.
+   */
+  readonly flowLabel?: Partial<FlowLabelConfig>;
 }
 
 export type EngineAction = ContextAction;
@@ -94,9 +100,12 @@ export interface SavedContext {
   /** The peer's Keepalive Timeout as learnt (RFC 5534 §5.3), and whether it came in milliseconds. */
   readonly peerKeepaliveTimeoutMs: number | undefined;
   readonly peerFine: boolean;
+  /** Experimental flow-label mode (issue #8): our advertised label and the peer's; absent when the mode was off. */
+  readonly flowLabelLocal?: number;
+  readonly flowLabelPeer?: number;
 }
 
-export type AdoptOutcome = { readonly ok: true; readonly ctx: ShimContext } | { readonly ok: false; readonly code: 'no-identity' | 'exists' | 'tag-taken' | 'bad-context' | 'table-full' | 'peer-limit' };
+export type AdoptOutcome = { readonly ok: true; readonly ctx: ShimContext } | { readonly ok: false; readonly code: 'no-identity' | 'exists' | 'tag-taken' | 'label-taken' | 'bad-context' | 'table-full' | 'peer-limit' };
 
 export type EstablishOutcome =
   | { readonly ok: true; readonly ctx: ShimContext }
@@ -132,6 +141,9 @@ export class ShimEngine {
   readonly #downLocal = new Set<string>();
   readonly #counters = new Map<string, number>();
   readonly #maxContexts: number;
+  /** Flow-label mode (issue #8): the allocator, and each identity's label pool (identities with overlapping locator sets share one). */
+  readonly #labels: FlowLabelAllocator | undefined;
+  readonly #labelPool = new Map<string, string>();
   #actions: EngineAction[] = [];
   #nextId = 1;
 
@@ -163,7 +175,10 @@ export class ShimEngine {
       identity: (ulid) => this.#identities.get(addressKey(ulid)),
       reap,
       localOperational: (a) => this.#downLocal.size === 0 || !this.#downLocal.has(addressKey(a)),
+      ...(opts.flowLabel === undefined ? {} : { flowLabel: { allocate: (ctx: ShimContext, now: number) => this.#allocateLabel(ctx, now) } }),
     };
+    this.#labels = opts.flowLabel === undefined ? undefined : new FlowLabelAllocator(resolveFlowLabelConfig(opts.flowLabel), randomU32);
+    if (this.#labels !== undefined) this.#buildLabelPools(opts.identities);
     this.#traffic = new TrafficTable(this.#config.maxTrafficPairs);
     this.#establishPolicy = opts.establishPolicy ?? DEFAULT_ESTABLISH_POLICY;
     this.#mode = opts.mode ?? 'initiate';
@@ -354,6 +369,8 @@ export class ShimEngine {
         primaryLocal: r?.primary.local ?? c.ulidLocal, primaryPeer: r?.primary.peer ?? c.ulidPeer,
         peerKeepaliveTimeoutMs: r === undefined || r.keepaliveTimeoutMs === this.#env.reap?.defaultKeepaliveTimeoutMs ? undefined : r.keepaliveTimeoutMs,
         peerFine: r?.peerFine ?? false,
+        ...(c.flowLabelLocal === undefined ? {} : { flowLabelLocal: c.flowLabelLocal }),
+        ...(c.flowLabelPeer === undefined ? {} : { flowLabelPeer: c.flowLabelPeer }),
       });
     }
     return out;
@@ -376,11 +393,21 @@ export class ShimEngine {
     if (this.#table.hasCtLocal(saved.ctLocal)) return { ok: false, code: 'tag-taken' };
     const full = this.#admit(saved.ulidPeer);
     if (full !== undefined) return { ok: false, code: full };
+    const labelOk = (l: number | undefined): boolean => l === undefined || (Number.isInteger(l) && l >= 0 && l <= 0xfffff);
+    if (!labelOk(saved.flowLabelLocal) || !labelOk(saved.flowLabelPeer)) return { ok: false, code: 'bad-context' };
+    // Flow-label mode: our label goes back to this context (a peer may be writing it).
+    // With the mode now off, both labels are dropped: we send the Payload Extension header.
+    const id = this.#nextId++;
+    const labels = this.#labels === undefined ? {} : {
+      ...(saved.flowLabelLocal === undefined ? {} : { flowLabelLocal: saved.flowLabelLocal }),
+      ...(saved.flowLabelPeer === undefined ? {} : { flowLabelPeer: saved.flowLabelPeer }),
+    };
+    if (this.#labels !== undefined && (saved.flowLabelLocal ?? 0) !== 0 && !this.#labels.reserve(this.#poolOf(saved.ulidLocal), saved.flowLabelLocal!, id, now)) return { ok: false, code: 'label-taken' };
     const peerOk = (a: Uint8Array): boolean => bytesEqual(a, saved.ulidPeer) || saved.lsPeer.some((l) => l.verified && bytesEqual(l.address, a));
     const localOk = (a: Uint8Array): boolean => bytesEqual(a, saved.ulidLocal) || hasAddress(identity.locators, a);
     const lpLocal = localOk(saved.lpLocal) ? saved.lpLocal : saved.ulidLocal;
     const lpPeer = peerOk(saved.lpPeer) ? saved.lpPeer : saved.ulidPeer;
-    const base = idleContext({ id: this.#nextId++, ulidLocal: saved.ulidLocal, ulidPeer: saved.ulidPeer, fii: saved.fii, lpLocal, lpPeer }, identity, now, saved.genLocal);
+    const base = idleContext({ id, ulidLocal: saved.ulidLocal, ulidPeer: saved.ulidPeer, fii: saved.fii, lpLocal, lpPeer }, identity, now, saved.genLocal);
     let ctx: ShimContext = {
       ...base,
       lsLocal: saved.lsLocal,
@@ -393,6 +420,7 @@ export class ShimEngine {
       initNonce: saved.initNonce,
       initiator: saved.initiator,
       establishedAt: now,
+      ...labels,
     };
     if (this.#env.reap !== undefined && this.#env.reap.mode !== 'off') {
       const primary = localOk(saved.primaryLocal) && peerOk(saved.primaryPeer) ? { local: saved.primaryLocal, peer: saved.primaryPeer } : { local: saved.ulidLocal, peer: saved.ulidPeer };
@@ -652,6 +680,8 @@ export class ShimEngine {
     const stored = this.#table.get(ctx.id) !== undefined;
     if (next.state === ContextState.IDLE) {
       if (stored) {
+        const held = this.#table.get(ctx.id)!.flowLabelLocal;
+        if (held !== undefined && held !== 0 && this.#labels !== undefined) this.#labels.release(this.#poolOf(ctx.ulidLocal), held, ctx.id, now);
         this.#table.put(ctx.id, undefined);
         this.#deadlines.schedule(ctx.id, undefined);
         this.#count('contexts.removed');
@@ -736,6 +766,45 @@ export class ShimEngine {
       if (!this.#table.hasCtLocal(tag)) return tag;
     }
     throw new RangeError('context tag space exhausted (maxContexts is bounded by it, so this is a bug)');
+  }
+
+  /** Flow-label mode: a label for `ctx` from its identity's pool (0 when exhausted). */
+  #allocateLabel(ctx: ShimContext, now: number): number {
+    const label = this.#labels!.allocate(this.#poolOf(ctx.ulidLocal), ctx.id, now);
+    this.#count(label === 0 ? 'flowlabel.exhausted' : 'flowlabel.allocated');
+    return label;
+  }
+
+  /** One pool per local locator set: identities that share a locator share a pool (labels must be unique per destination locator). */
+  #buildLabelPools(identities: readonly LocalIdentity[]): void {
+    const owner = new Map<string, string>(); // locator -> pool key
+    const parent = new Map<string, string>();
+    const find = (k: string): string => {
+      let r = k;
+      while (parent.get(r) !== r) r = parent.get(r)!;
+      return r;
+    };
+    for (const id of identities) {
+      const key = addressKey(id.ulid);
+      parent.set(key, key);
+      for (const a of [id.ulid, ...id.locators.map((l) => l.address)]) {
+        const ak = addressKey(a);
+        const other = owner.get(ak);
+        if (other === undefined) owner.set(ak, key);
+        else parent.set(find(key), find(other));
+      }
+    }
+    for (const id of identities) this.#labelPool.set(addressKey(id.ulid), find(addressKey(id.ulid)));
+  }
+
+  #poolOf(ulidLocal: Uint8Array): string {
+    const k = addressKey(ulidLocal);
+    return this.#labelPool.get(k) ?? k;
+  }
+
+  /** Flow-label mode (issue #8): labels in use and in quarantine; undefined when the mode is off. */
+  flowLabelStats(now: number): FlowLabelStats | undefined {
+    return this.#labels?.stats(now);
   }
 
   #count(name: string, n = 1): void {
