@@ -1,10 +1,12 @@
 /**
  * The data plane: the fast-path table driven by controllers (DataPlaneControl), and
- * three pumps that move batches between devices when they become readable:
+ * up to four pumps that move batches between devices when they become readable:
  *
  *   TUN (application packets) --processEgress--> raw sender (marked, source-routed)
  *   raw 140 receiver --processIngress--> TUN (delivered to the local stack)
  *   raw ICMPv6 errors receiver --processIcmpErrors--> TUN
+ *   intercept TUN --processFlowLabelIngress--> TUN   (experimental, issue #8: packets
+ *     the host's ingress path redirected for carrying a flow label we allocated)
  *
  * With a TUN opened with a virtio-net header and TSO (`offload`), the TUN hands the
  * egress pump TCP super-packets of up to 64 KiB: the kernel cannot segment a packet that
@@ -17,13 +19,14 @@
  * Each pump reads at most `maxBatchesPerWake` batches per wake-up, so one busy direction
  * cannot starve the others; readiness is level-triggered, so what is left wakes it
  * again on the next loop turn. Batches are allocated once, here; the per-packet work
- * (egress.ts, ingress.ts, icmp.ts) does not allocate.
+ * (egress.ts, ingress.ts, icmp.ts, flow-label.ts) does not allocate.
  *
  * A tap (`setTap`, for `shim6 pcap`) sees the Shim6 traffic as it is on the wire: every
- * packet the egress pump sends rewritten (with its Payload Extension header), and every
- * datagram the Shim6 socket delivers, with its IPv6 header rebuilt. Without a tap the
- * pumps pay one null check per batch; with one, a lookup per egress packet and a copy
- * per ingress datagram.
+ * packet the egress pump sends rewritten (with its Payload Extension header, or its
+ * peer's flow label), every datagram the Shim6 socket delivers, with its IPv6 header
+ * rebuilt, and every packet the intercept TUN delivers, before it is restored. Without a
+ * tap the pumps pay one null check per batch; with one, a lookup per egress packet and a
+ * copy per ingress datagram.
  */
 import { RetransmitDetector } from './retransmit.js';
 import { ADDRS_STRIDE, INFO_FLOW_LABEL, INFO_HOP_LIMIT, INFO_STRIDE, INFO_TCLASS, PacketBatch } from '../io/batch.js';
@@ -32,6 +35,7 @@ import { coalesce, segmentInto } from '../io/offload.js';
 import { ContextTagDemux, type Demux } from './demux.js';
 import { processEgress } from './egress.js';
 import { C, FastPathTable, type FastPathEntry } from './fastpath.js';
+import { processFlowLabelIngress } from './flow-label.js';
 import { processIcmpErrors } from './icmp.js';
 import { processIngress, type IngressReports } from './ingress.js';
 import { COUNTERS, DataPlaneError, type ContextSnapshot, type Counters, type DataPlaneControl, type DataPlaneEvents, type FastPathContext } from './types.js';
@@ -43,6 +47,13 @@ export interface DataPlaneDevices {
   readonly shim: RawReceiver;
   /** Receives ICMPv6 errors (types 1-4), to translate those about rewritten packets. */
   readonly icmp?: RawReceiver;
+  /**
+   * Experimental (issue #8): a TUN (opened without vnet header) into which the host's
+   * ingress path redirects packets carrying a flow label this host allocated; the data
+   * plane reads full IPv6 packets from it, restores those of a context and delivers all
+   * of them to `tun`.
+   */
+  readonly intercept?: TunDevice;
 }
 
 export interface DataPlaneOptions {
@@ -116,6 +127,8 @@ function snapshot(e: FastPathEntry): ContextSnapshot {
     peerLocators: split(e.peerLocators),
     localContextTag: e.localContextTag,
     peerContextTag: e.peerContextTag,
+    localFlowLabel: e.localFlowLabel,
+    peerFlowLabel: e.peerFlowLabel,
     currentLocal: e.currentLocal.slice(),
     currentPeer: e.currentPeer.slice(),
     counters: snapshotCounters(e.counters),
@@ -130,6 +143,8 @@ export class DataPlane implements DataPlaneControl {
   private readonly egressBatch: PacketBatch;
   private readonly ingressBatch: PacketBatch;
   private readonly icmpBatch: PacketBatch;
+  /** Only with an intercept TUN. */
+  private readonly interceptBatch: PacketBatch | undefined;
   private readonly reports: IngressReports;
   private readonly reportsPerBatch: number;
   private readonly maxBatchesPerWake: number;
@@ -163,6 +178,8 @@ export class DataPlane implements DataPlaneControl {
     }
     this.ingressBatch = new PacketBatch(batchSize, slot, HEADROOM);
     this.icmpBatch = new PacketBatch(Math.min(batchSize, 16), slot, HEADROOM);
+    if (devices.intercept !== undefined && devices.intercept.vnetHdr) throw new RangeError('the intercept TUN must be opened without vnetHdr');
+    this.interceptBatch = devices.intercept === undefined ? undefined : new PacketBatch(batchSize, slot, HEADROOM);
     this.reportsPerBatch = options.reportsPerBatch ?? 8;
     this.reports = { events: options.events ?? {}, budget: this.reportsPerBatch };
     this.maxBatchesPerWake = options.maxBatchesPerWake ?? 8;
@@ -176,6 +193,7 @@ export class DataPlane implements DataPlaneControl {
     this.devices.tun.onReadable(() => this.pumpEgress());
     this.devices.shim.onReadable(() => this.pumpIngress());
     this.devices.icmp?.onReadable(() => this.pumpIcmp());
+    this.devices.intercept?.onReadable(() => this.pumpIntercept());
   }
 
   /** Stops moving packets (the devices stay open: their owner closes them). */
@@ -185,12 +203,14 @@ export class DataPlane implements DataPlaneControl {
     this.devices.tun.onReadable(null);
     this.devices.shim.onReadable(null);
     this.devices.icmp?.onReadable(null);
+    this.devices.intercept?.onReadable(null);
   }
 
   /**
-   * Shows every packet sent rewritten ('sent') and every datagram the Shim6 socket
-   * delivers ('received', IPv6 header rebuilt from the socket's addresses and ancillary
-   * data) to `tap`, until it is replaced or null. See PacketTap for the view's lifetime.
+   * Shows every packet sent rewritten ('sent'), every datagram the Shim6 socket delivers
+   * ('received', IPv6 header rebuilt from the socket's addresses and ancillary data) and
+   * every packet read from the intercept TUN ('received', as read, before the ULIDs are
+   * restored) to `tap`, until it is replaced or null. See PacketTap for the view's lifetime.
    */
   setTap(tap: PacketTap | null): void {
     if (tap !== null) {
@@ -336,6 +356,44 @@ export class DataPlane implements DataPlaneControl {
       if (read < this.ingressBatch.capacity) break;
     }
     return total;
+  }
+
+  /**
+   * Reads what the intercept TUN has (up to maxBatchesPerWake batches), restores the
+   * ULIDs of the packets that belong to a context and delivers them all to the TUN;
+   * returns packets read.
+   */
+  pumpIntercept(): number {
+    const intercept = this.devices.intercept;
+    const batch = this.interceptBatch;
+    if (intercept === undefined || batch === undefined) return 0;
+    let total = 0;
+    for (let n = 0; n < this.maxBatchesPerWake; n++) {
+      const read = intercept.readBatch(batch);
+      if (read === 0) break;
+      total += read;
+      const tap = this.tap;
+      if (tap !== null) this.tapIntercepted(batch, tap);
+      const toWrite = processFlowLabelIngress(batch, this.table, this.global);
+      if (toWrite > 0) this.deliver(batch, toWrite);
+      if (read < batch.capacity) break;
+    }
+    return total;
+  }
+
+  /** Before processFlowLabelIngress restores in place: each packet as the intercept TUN delivered it. */
+  private tapIntercepted(batch: PacketBatch, tap: PacketTap): void {
+    const b = batch.buffer;
+    try {
+      for (let i = 0; i < batch.count; i++) {
+        const len = batch.lengths[i]!;
+        if (len <= 0) continue;
+        const start = batch.offsets[i]!;
+        tap(b.subarray(start, start + len), 'received');
+      }
+    } catch {
+      // The tap's own failure; the packets are still processed.
+    }
   }
 
   /** Reads and translates ICMPv6 errors; returns errors read. */

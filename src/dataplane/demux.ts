@@ -1,8 +1,11 @@
 /**
  * How receivers find the context of a rewritten packet: pluggable, so the tag source is
  * not hard-wired. `contextTagDemux` is RFC 5533's explicit Receiver Context Tag in an
- * 8-octet Payload Extension header (§5.2, §11.1, §12.2); an experimental flow-label mode
- * (which adds no octets) can implement the same interface.
+ * 8-octet Payload Extension header (§5.2, §11.1, §12.2). The experimental flow-label
+ * mode (issue #8, which adds no octets) is not a Demux: it is chosen per context, by
+ * whether the peer advertised a label (`peerFlowLabel`, written by egress.ts), and its
+ * packets arrive whole through a different device, the intercept TUN, where
+ * flow-label.ts finds the context by `localFlowLabel`.
  */
 import { insertPayloadHeader } from '../wire/payload.js';
 import { IPPROTO_SHIM6 } from '../wire/constants.js';

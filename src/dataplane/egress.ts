@@ -6,6 +6,20 @@
  * are left alone: they are computed over the ULIDs, which the receiver restores (§11.1,
  * "this MUST NOT cause any recalculation of the ULP checksums").
  *
+ * Flow-label mode (issue #8, experimental; RFC 6437 for the flow label): when the peer
+ * allocated a flow label for the context (`peerFlowLabel`), no header goes in. The label
+ * is written into the 20-bit Flow Label field (RFC 6437 §2; version and traffic class
+ * are kept) and the addresses become Lp(local), Lp(peer), so the packet keeps its
+ * length; the peer's kernel steers packets with that label into its intercept TUN, where
+ * flow-label.ts restores the ULIDs. Deliberate deviations: from RFC 5533 §11.1, which
+ * always inserts the Payload Extension header; and from RFC 6437 §3's "SHOULD assign
+ * each unrelated transport connection ... to a new flow": all rewritten flows of a
+ * context carry the one label the peer allocated (load balancers still hash it with the
+ * 5-tuple, §2). The shim is part of the source node here, so this is not the en-route
+ * change §2 forbids; the label the application's stack chose is not carried across (the
+ * receiver delivers label 0). Flows on the ULID pair are untouched and keep their own
+ * label.
+ *
  * A packet with no context, or whose context uses the ULIDs as locators, leaves as it
  * came (§11: "there is no effect on how ULP packets are sent"); it only reaches the TUN
  * when a route sent it there, e.g. a second local ULID talking to a peer whose route
@@ -49,14 +63,24 @@ export function processEgress(batch: PacketBatch, table: FastPathTable, demux: D
         e.counters[C.egressRetransmits]!++;
       }
       if (e.rewrite) {
-        const newStart = demux.encapsulate(b, start, len, e);
-        if (newStart < 0) {
-          g[C.dropMalformed]!++;
-          e.counters[C.dropMalformed]!++;
-          continue;
+        if (e.peerFlowLabel !== 0) {
+          // Flow-label mode: the peer's label in place of the application's, no header.
+          const label = e.peerFlowLabel;
+          b[start + 1] = (b[start + 1]! & 0xf0) | (label >>> 16);
+          b[start + 2] = (label >>> 8) & 0xff;
+          b[start + 3] = label & 0xff;
+          g[C.egressFlowLabel]!++;
+          e.counters[C.egressFlowLabel]!++;
+        } else {
+          const newStart = demux.encapsulate(b, start, len, e);
+          if (newStart < 0) {
+            g[C.dropMalformed]!++;
+            e.counters[C.dropMalformed]!++;
+            continue;
+          }
+          start = newStart;
+          len += demux.overhead;
         }
-        start = newStart;
-        len += demux.overhead;
         b.set(e.currentLocal, start + 8);
         b.set(e.currentPeer, start + 24);
         g[C.egressRewritten]!++;

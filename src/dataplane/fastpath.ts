@@ -6,13 +6,18 @@
  *   §11: "if there is a ULID-pair context for the ULID pair");
  * - ingress, by CT(local), the Receiver Context Tag of a Payload Extension header
  *   (§12.2, §12.4);
- * - ICMP errors, by CT(peer) with the locator pair, the tuple §8 says is unique.
+ * - ICMP errors, by CT(peer) with the locator pair, the tuple §8 says is unique;
+ * - experimental flow-label mode (issue #8): intercepted packets by (destination
+ *   locator, flow label), the label this host allocated (`localFlowLabel`), and ICMP
+ *   errors about packets sent in that mode by (peer locator, `peerFlowLabel`) with the
+ *   local locator. These two hold one slot per locator of each entry that has a label.
  *
  * Each lookup is an open-addressing hash table of entry indexes (Int32Array, linear
  * probing, at most half full), rebuilt whenever a context is added or removed; that is a
  * control-plane event, so the packet path never sees a resize. Hashes mix the 32-bit
  * words of the key with Math.imul; every hit is confirmed by comparing the key octets.
  */
+import { formatIpv6 } from '../wire/address.js';
 import { COUNTERS, DataPlaneError, type CounterName, type FastPathContext } from './types.js';
 
 /** Index of each counter in a Float64Array of COUNTERS.length. */
@@ -33,6 +38,9 @@ export interface FastPathEntry {
   /** Lp(local), Lp(peer): written in place by setCurrentPair. */
   readonly currentLocal: Uint8Array;
   readonly currentPeer: Uint8Array;
+  /** Experimental (issue #8): the label we allocated for receiving, and the peer's; 0 = none. */
+  readonly localFlowLabel: number;
+  readonly peerFlowLabel: number;
   /** True when Lp differs from the ULIDs: packets need the §11.1 transformation. */
   rewrite: boolean;
   readonly counters: Float64Array;
@@ -58,6 +66,13 @@ export function hashUlidPair(buf: Uint8Array, a: number, bufB: Uint8Array, b: nu
 /** Hash of a 47-bit context tag split into its high 15 and low 32 bits. */
 export function hashTag(hi: number, lo: number): number {
   return mix(mix(0x2545f491, hi), lo) >>> 0;
+}
+
+/** Hash of the 16-octet address at `buf[off]` with a 20-bit flow label. */
+export function hashLabel(buf: Uint8Array, off: number, label: number): number {
+  let h = 0x3c6ef372;
+  for (let i = 0; i < 16; i += 4) h = mix(h, word(buf, off + i));
+  return mix(h, label) >>> 0;
 }
 
 export function tagHi(tag: number): number {
@@ -99,12 +114,29 @@ function checkTag(what: string, t: number): void {
   if (!Number.isInteger(t) || t < 0 || t > 2 ** 47 - 1) throw new DataPlaneError('bad-context', `${what} must be an integer 0..2^47-1, got ${t}`);
 }
 
+function checkLabel(what: string, l: number): void {
+  if (!Number.isInteger(l) || l < 0 || l > 0xfffff) throw new DataPlaneError('bad-context', `${what} must be an integer 0..0xFFFFF, got ${l}`);
+}
+
+/** The size of an open-addressing table that stays at most half full with `count` keys. */
+function tableSize(count: number): number {
+  let size = 16;
+  while (size < count * 2) size *= 2;
+  return size;
+}
+
 export class FastPathTable {
   private entries: FastPathEntry[] = [];
   private readonly byName = new Map<string, number>();
   private byUlids = new Int32Array(16).fill(-1);
   private byLocalTag = new Int32Array(16).fill(-1);
   private byPeerTag = new Int32Array(16).fill(-1);
+  /** (local locator, localFlowLabel): entry index, and the locator's offset in its localLocators. */
+  private byLocalLabel = new Int32Array(16).fill(-1);
+  private byLocalLabelAt = new Int32Array(16);
+  /** (peer locator, peerFlowLabel): entry index, and the locator's offset in its peerLocators. */
+  private byPeerLabel = new Int32Array(16).fill(-1);
+  private byPeerLabelAt = new Int32Array(16);
 
   get size(): number {
     return this.entries.length;
@@ -133,6 +165,10 @@ export class FastPathTable {
     ctx.peerLocators.forEach((a, i) => checkAddress(`peerLocators[${i}]`, a));
     checkTag('localContextTag', ctx.localContextTag);
     checkTag('peerContextTag', ctx.peerContextTag);
+    const localFlowLabel = ctx.localFlowLabel ?? 0;
+    const peerFlowLabel = ctx.peerFlowLabel ?? 0;
+    checkLabel('localFlowLabel', localFlowLabel);
+    checkLabel('peerFlowLabel', peerFlowLabel);
     const localLocators = concat(ctx.localLocators);
     const peerLocators = concat(ctx.peerLocators);
     if (!inLocatorSet(localLocators, ctx.localUlid, 0)) throw new DataPlaneError('bad-context', 'localLocators must include the local ULID');
@@ -143,6 +179,13 @@ export class FastPathTable {
     if (this.findLocalTag(tagHi(ctx.localContextTag), tagLo(ctx.localContextTag)) >= 0) {
       throw new DataPlaneError('duplicate-tag', `local context tag ${ctx.localContextTag} is in use`);
     }
+    if (localFlowLabel !== 0) {
+      for (let s = 0; s < localLocators.length; s += 16) {
+        if (this.findLabel(localLocators, s, localFlowLabel) >= 0) {
+          throw new DataPlaneError('duplicate-label', `flow label ${localFlowLabel} is in use on local locator ${formatIpv6(localLocators.subarray(s, s + 16))}`);
+        }
+      }
+    }
     const entry: FastPathEntry = {
       name: ctx.name,
       localUlid: ctx.localUlid.slice(),
@@ -151,6 +194,8 @@ export class FastPathTable {
       peerLocators,
       localContextTag: ctx.localContextTag,
       peerContextTag: ctx.peerContextTag,
+      localFlowLabel,
+      peerFlowLabel,
       currentLocal: ctx.currentLocal.slice(),
       currentPeer: ctx.currentPeer.slice(),
       rewrite: false,
@@ -228,9 +273,40 @@ export class FastPathTable {
     }
   }
 
+  /**
+   * The entry whose localFlowLabel is `label` (nonzero) and whose local locators hold the
+   * 16 octets at `dst[dstOff]`, or -1: the context of an intercepted packet (issue #8).
+   */
+  findLabel(dst: Uint8Array, dstOff: number, label: number): number {
+    const t = this.byLocalLabel;
+    const mask = t.length - 1;
+    for (let slot = hashLabel(dst, dstOff, label) & mask; ; slot = (slot + 1) & mask) {
+      const i = t[slot]!;
+      if (i < 0) return -1;
+      const e = this.entries[i]!;
+      if (e.localFlowLabel === label && equal16(e.localLocators, this.byLocalLabelAt[slot]!, dst, dstOff)) return i;
+    }
+  }
+
+  /**
+   * The entry whose peerFlowLabel is `label` (nonzero) with `peer` among its peer
+   * locators and `local` among its local ones, or -1: the context of a packet sent in
+   * flow-label mode, quoted in an ICMPv6 error (the analogue of findPeerTag).
+   */
+  findPeerLabel(local: Uint8Array, localOff: number, peer: Uint8Array, peerOff: number, label: number): number {
+    const t = this.byPeerLabel;
+    const mask = t.length - 1;
+    for (let slot = hashLabel(peer, peerOff, label) & mask; ; slot = (slot + 1) & mask) {
+      const i = t[slot]!;
+      if (i < 0) return -1;
+      const e = this.entries[i]!;
+      if (e.peerFlowLabel === label && equal16(e.peerLocators, this.byPeerLabelAt[slot]!, peer, peerOff) &&
+          inLocatorSet(e.localLocators, local, localOff)) return i;
+    }
+  }
+
   private rebuild(): void {
-    let size = 16;
-    while (size < this.entries.length * 2) size *= 2;
+    const size = tableSize(this.entries.length);
     this.byUlids = new Int32Array(size).fill(-1);
     this.byLocalTag = new Int32Array(size).fill(-1);
     this.byPeerTag = new Int32Array(size).fill(-1);
@@ -244,6 +320,33 @@ export class FastPathTable {
       place(this.byUlids, hashUlidPair(e.localUlid, 0, e.peerUlid, 0), i);
       place(this.byLocalTag, hashTag(tagHi(e.localContextTag), tagLo(e.localContextTag)), i);
       place(this.byPeerTag, hashTag(tagHi(e.peerContextTag), tagLo(e.peerContextTag)), i);
+    });
+    let localSlots = 0;
+    let peerSlots = 0;
+    for (const e of this.entries) {
+      if (e.localFlowLabel !== 0) localSlots += e.localLocators.length / 16;
+      if (e.peerFlowLabel !== 0) peerSlots += e.peerLocators.length / 16;
+    }
+    const local = tableSize(localSlots);
+    const peer = tableSize(peerSlots);
+    this.byLocalLabel = new Int32Array(local).fill(-1);
+    this.byLocalLabelAt = new Int32Array(local);
+    this.byPeerLabel = new Int32Array(peer).fill(-1);
+    this.byPeerLabelAt = new Int32Array(peer);
+    const placeAt = (t: Int32Array, at: Int32Array, h: number, i: number, off: number): void => {
+      const m = t.length - 1;
+      let slot = h & m;
+      while (t[slot]! >= 0) slot = (slot + 1) & m;
+      t[slot] = i;
+      at[slot] = off;
+    };
+    this.entries.forEach((e, i) => {
+      if (e.localFlowLabel !== 0) {
+        for (let s = 0; s < e.localLocators.length; s += 16) placeAt(this.byLocalLabel, this.byLocalLabelAt, hashLabel(e.localLocators, s, e.localFlowLabel), i, s);
+      }
+      if (e.peerFlowLabel !== 0) {
+        for (let s = 0; s < e.peerLocators.length; s += 16) placeAt(this.byPeerLabel, this.byPeerLabelAt, hashLabel(e.peerLocators, s, e.peerFlowLabel), i, s);
+      }
     });
   }
 }

@@ -16,13 +16,24 @@
  * them, and they are skipped without counting. A Parameter Problem pointing into the
  * shim header itself concerns the shim only and is dropped (§8: not passed to the ULP).
  *
- * In place, no allocation. Needs 32 octets of headroom (a 40-octet IPv6 header replaces
- * the 8 removed from the packet in error).
+ * Packets sent in the experimental flow-label mode (issue #8) carry no Payload Extension
+ * header: their packet in error is matched by <Source Locator, Destination Locator, Flow
+ * Label = the peer's allocated label> instead (FastPathTable.findPeerLabel), and only its
+ * addresses go back to the ULIDs (its Flow Label is left as sent: the application's own
+ * label was not kept); the MTU, length attribute and pointer stay, since nothing was
+ * inserted. A flow of our own between the same locators whose stack happened to pick
+ * that label (1 in 2^20) gets, besides the kernel's copy, one re-addressed to the ULIDs,
+ * which only a socket on the ULID pair with the same ports could take for its own. An
+ * error about an unlabelled packet, or one no context's label matches, is not ours and
+ * is skipped without counting.
+ *
+ * In place, no allocation. Needs 40 octets of headroom (a 40-octet IPv6 header goes in
+ * front: in place of the 8 removed from the packet in error, or of nothing).
  */
 import { ADDRS_STRIDE, INFO_HOP_LIMIT, INFO_STRIDE, INFO_TCLASS, type PacketBatch } from '../io/batch.js';
 import { foldChecksum, readU32, sumWords, writeU32 } from '../wire/bytes.js';
 import { locateResult, locateShim6 } from '../wire/exthdr.js';
-import { C, tagHiAt, type FastPathTable } from './fastpath.js';
+import { C, equal16, tagHiAt, type FastPathEntry, type FastPathTable } from './fastpath.js';
 
 export const ICMP6_DST_UNREACH = 1;
 export const ICMP6_PACKET_TOO_BIG = 2;
@@ -62,46 +73,61 @@ export function processIcmpErrors(batch: PacketBatch, table: FastPathTable, g: F
     const innerLen = len - 8;
     if ((b[inner]! >>> 4) !== 6) continue;
     const shim = locateShim6(b, inner, innerLen);
-    if (shim < 0) continue;
-    if ((b[shim + 2]! & 0x80) === 0) { // a control message of ours in error, not a rewritten payload packet
-      onControlError?.(i);
-      continue;
-    }
-    const nhOff = locateResult[1]!;
-    const index = table.findPeerTag(tagHiAt(b, shim), readU32(b, shim + 4), b, inner + 8, b, inner + 24);
-    if (index < 0) {
-      g[C.dropIcmpUnmatched]!++;
-      continue;
-    }
-    const e = table.entry(index);
-    const shimRel = shim - inner;
-    if (type === ICMP6_PARAM_PROB) {
-      const pointer = readU32(b, off + 4);
-      if (pointer >= shimRel && pointer < shimRel + 8) {
-        g[C.dropIcmpUnmatched]!++; // about the shim header itself: not for the ULP (§8)
-        e.counters[C.dropIcmpUnmatched]!++;
+    let e: FastPathEntry;
+    let icmp: number; // where the ICMPv6 header ends up
+    if (shim >= 0) {
+      if ((b[shim + 2]! & 0x80) === 0) { // a control message of ours in error, not a rewritten payload packet
+        onControlError?.(i);
         continue;
       }
-      if (pointer >= shimRel + 8) writeU32(b, off + 4, pointer - 8);
-    } else if (type === ICMP6_PACKET_TOO_BIG) {
-      writeU32(b, off + 4, Math.max(IPV6_MIN_MTU, readU32(b, off + 4) - 8));
-    } else if (b[off + 4] !== 0) {
-      b[off + 4] = b[off + 4]! - 1; // RFC 4884 length, in 64-bit words, of the packet in error
+      const nhOff = locateResult[1]!;
+      const index = table.findPeerTag(tagHiAt(b, shim), readU32(b, shim + 4), b, inner + 8, b, inner + 24);
+      if (index < 0) {
+        g[C.dropIcmpUnmatched]!++;
+        continue;
+      }
+      e = table.entry(index);
+      const shimRel = shim - inner;
+      if (type === ICMP6_PARAM_PROB) {
+        const pointer = readU32(b, off + 4);
+        if (pointer >= shimRel && pointer < shimRel + 8) {
+          g[C.dropIcmpUnmatched]!++; // about the shim header itself: not for the ULP (§8)
+          e.counters[C.dropIcmpUnmatched]!++;
+          continue;
+        }
+        if (pointer >= shimRel + 8) writeU32(b, off + 4, pointer - 8);
+      } else if (type === ICMP6_PACKET_TOO_BIG) {
+        writeU32(b, off + 4, Math.max(IPV6_MIN_MTU, readU32(b, off + 4) - 8));
+      } else if (b[off + 4] !== 0) {
+        b[off + 4] = b[off + 4]! - 1; // RFC 4884 length, in 64-bit words, of the packet in error
+      }
+      // Remove the Payload Extension header from the packet in error (as §12.2 does for
+      // payloads): restore Next Header, shrink Payload Length, slide the front forward.
+      b[nhOff] = b[shim]!;
+      const innerPayload = (b[inner + 4]! << 8) | b[inner + 5]!;
+      const shrunk = innerPayload >= 8 ? innerPayload - 8 : 0;
+      b[inner + 4] = shrunk >>> 8;
+      b[inner + 5] = shrunk & 0xff;
+      b.copyWithin(inner + 8, inner, shim);
+      const newInner = inner + 8;
+      b.set(e.localUlid, newInner + 8);
+      b.set(e.peerUlid, newInner + 24);
+      b.copyWithin(off + 8, off, off + 8); // the ICMPv6 header follows
+      icmp = off + 8;
+    } else {
+      // Perhaps sent in flow-label mode (issue #8): no header to find the context by, but
+      // the peer's label with the locator pair. Nothing was inserted, so nothing comes
+      // out and no MTU, length or pointer changes; only the ULIDs go back.
+      const label = ((b[inner + 1]! & 0x0f) << 16) | (b[inner + 2]! << 8) | b[inner + 3]!;
+      const index = label === 0 ? -1 : table.findPeerLabel(b, inner + 8, b, inner + 24, label);
+      if (index < 0) continue; // not a packet the shim rewrote
+      e = table.entry(index);
+      if (equal16(e.localUlid, 0, b, inner + 8) && equal16(e.peerUlid, 0, b, inner + 24)) continue; // on the ULID pair: not rewritten
+      b.set(e.localUlid, inner + 8);
+      b.set(e.peerUlid, inner + 24);
+      icmp = off;
     }
-    // Remove the Payload Extension header from the packet in error (as §12.2 does for
-    // payloads): restore Next Header, shrink Payload Length, slide the front forward.
-    b[nhOff] = b[shim]!;
-    const innerPayload = (b[inner + 4]! << 8) | b[inner + 5]!;
-    const shrunk = innerPayload >= 8 ? innerPayload - 8 : 0;
-    b[inner + 4] = shrunk >>> 8;
-    b[inner + 5] = shrunk & 0xff;
-    b.copyWithin(inner + 8, inner, shim);
-    const newInner = inner + 8;
-    b.set(e.localUlid, newInner + 8);
-    b.set(e.peerUlid, newInner + 24);
-    b.copyWithin(off + 8, off, off + 8); // the ICMPv6 header follows
-    const icmp = off + 8;
-    const icmpLen = len - 8;
+    const icmpLen = off + len - icmp;
     const start = icmp - 40;
     if (start < i * batch.slotSize) {
       g[C.dropMalformed]!++;

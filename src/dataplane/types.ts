@@ -1,8 +1,9 @@
 /**
  * The data plane as its controllers see it (the daemon now, the context engine and REAP
- * later): fast-path entries keyed by ULID pair and by context tag, the current locator
- * pair of each, and counters. The packet work behind it is in egress.ts, ingress.ts and
- * icmp.ts; dataplane.ts ties them to devices.
+ * later): fast-path entries keyed by ULID pair, by context tag and (experimental, issue
+ * #8) by flow label, the current locator pair of each, and counters. The packet work
+ * behind it is in egress.ts, ingress.ts, flow-label.ts and icmp.ts; dataplane.ts ties
+ * them to devices.
  */
 
 /** A context as the fast path needs it (RFC 5533 §6.2's state, minus the control parts). */
@@ -22,6 +23,17 @@ export interface FastPathContext {
   /** The current locator pair; equal to the ULIDs means "no rewriting" (§5.2). */
   readonly currentLocal: Uint8Array;
   readonly currentPeer: Uint8Array;
+  /**
+   * Experimental (issue #8): the flow label this host allocated for receiving the
+   * context's packets on non-ULID pairs, 1..0xFFFFF; 0 or absent = none (the peer uses
+   * the Payload Extension header). Unique per local locator (src/dataplane/flow-label.ts).
+   */
+  readonly localFlowLabel?: number;
+  /**
+   * The flow label the peer allocated: egress writes it instead of inserting the Payload
+   * Extension header (src/dataplane/egress.ts); 0 or absent = the explicit tag.
+   */
+  readonly peerFlowLabel?: number;
 }
 
 /** Counter names, global and per context. Values only ever increase. */
@@ -34,17 +46,27 @@ export const COUNTERS = [
   'dropTooBig', 'dropSendFailed', 'dropTunWriteFailed', 'dropIcmpUnmatched',
   /** TCP segments re-sent with an old sequence number (a REAP hint, RFC 5534 §3.3; src/dataplane/retransmit.ts). */
   'egressRetransmits',
+  /** Rewritten packets sent with the peer's flow label instead of the Payload Extension header (issue #8; also counted in egressRewritten). */
+  'egressFlowLabel',
+  /** Packets from the intercept TUN restored to the ULIDs (issue #8; also counted in ingressPackets and ingressBytes). */
+  'ingressFlowLabel',
+  /** Packets from the intercept TUN that belong to no context: handed to the local stack unchanged. */
+  'interceptPassthrough',
 ] as const;
 export type CounterName = (typeof COUNTERS)[number];
 export type Counters = Record<CounterName, number>;
 
 export interface ContextSnapshot extends FastPathContext {
+  /** 0 when none. */
+  readonly localFlowLabel: number;
+  /** 0 when none. */
+  readonly peerFlowLabel: number;
   readonly counters: Counters;
 }
 
 /** Raised for a bad controller request (unknown context, locator not in the set, ...). */
 export class DataPlaneError extends Error {
-  readonly code: 'unknown-context' | 'duplicate-context' | 'duplicate-tag' | 'duplicate-ulid-pair' | 'bad-locator' | 'bad-context' | 'table-full';
+  readonly code: 'unknown-context' | 'duplicate-context' | 'duplicate-tag' | 'duplicate-ulid-pair' | 'bad-locator' | 'bad-context' | 'table-full' | 'duplicate-label';
   constructor(code: DataPlaneError['code'], message: string) {
     super(message);
     this.name = 'DataPlaneError';
@@ -54,7 +76,7 @@ export class DataPlaneError extends Error {
 
 /** What a controller can do to the data plane. */
 export interface DataPlaneControl {
-  /** Installs a context; throws DataPlaneError on a duplicate name, tag or ULID pair. */
+  /** Installs a context; throws DataPlaneError on a duplicate name, tag, ULID pair or (local locator, flow label). */
   addContext(ctx: FastPathContext): void;
   removeContext(name: string): void;
   /**

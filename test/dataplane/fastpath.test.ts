@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FastPathTable, hashTag, tagHi, tagLo } from '../../src/dataplane/fastpath.js';
+import { FastPathTable, hashLabel, hashTag, tagHi, tagLo } from '../../src/dataplane/fastpath.js';
 import { DataPlaneError, type FastPathContext } from '../../src/dataplane/types.js';
 import { addr } from './packets.js';
 
@@ -98,5 +98,71 @@ describe('FastPathTable', () => {
     expect(hashTag(0, 1)).not.toBe(hashTag(1, 0));
     expect(tagHi(2 ** 47 - 1)).toBe(0x7fff);
     expect(tagLo(2 ** 47 - 1)).toBe(0xffffffff);
+  });
+});
+
+describe('FastPathTable flow labels (issue #8)', () => {
+  it('finds every context by (local locator, localFlowLabel) and (peer locator, peerFlowLabel), among many', () => {
+    const t = new FastPathTable();
+    for (let i = 1; i <= 1500; i++) t.add(ctx(i, { localFlowLabel: i, peerFlowLabel: 0xfffff - i }));
+    for (let i = 1; i <= 1500; i += 7) {
+      const c = ctx(i);
+      for (const local of c.localLocators) expect(t.entry(t.findLabel(local, 0, i)).name).toBe(`c${i}`);
+      for (const peer of c.peerLocators) expect(t.entry(t.findPeerLabel(c.localLocators[1]!, 0, peer, 0, 0xfffff - i)).name).toBe(`c${i}`);
+      expect(t.findLabel(c.localLocators[1]!, 0, i + 1)).toBe(-1); // the next context's label, not on this locator
+      expect(t.findPeerLabel(addr('2001:db8:9::1'), 0, c.peerUlid, 0, 0xfffff - i)).toBe(-1); // a local locator not its
+    }
+    expect(t.findLabel(ctx(1).localUlid, 0, 0)).toBe(-1);
+  });
+
+  it('reads the key at an offset inside a larger buffer', () => {
+    const t = new FastPathTable();
+    t.add(ctx(1, { localFlowLabel: 0xabcde }));
+    const packet = new Uint8Array(64);
+    packet.set(ctx(1).localLocators[1]!, 24);
+    expect(t.entry(t.findLabel(packet, 24, 0xabcde)).name).toBe('c1');
+    expect(hashLabel(packet, 24, 0xabcde)).toBe(hashLabel(ctx(1).localLocators[1]!, 0, 0xabcde));
+  });
+
+  it('refuses a label already allocated on one of the local locators; accepts it on disjoint locators', () => {
+    const t = new FastPathTable();
+    const shared = addr('2001:db8:7::1');
+    t.add(ctx(1, { localLocators: [ctx(1).localUlid, shared], localFlowLabel: 0x100 }));
+    expect(code(() => t.add(ctx(2, { localLocators: [ctx(2).localUlid, shared], localFlowLabel: 0x100 })))).toBe('duplicate-label');
+    expect(t.size).toBe(1);
+    t.add(ctx(2, { localLocators: [ctx(2).localUlid, shared], localFlowLabel: 0x101 })); // same locator, another label
+    t.add(ctx(3, { localFlowLabel: 0x100 })); // same label, disjoint locators
+    t.add(ctx(4, { localLocators: [ctx(4).localUlid, shared] })); // no label: nothing to collide
+    expect(t.entry(t.findLabel(shared, 0, 0x100)).name).toBe('c1');
+    expect(t.entry(t.findLabel(shared, 0, 0x101)).name).toBe('c2');
+    expect(t.entry(t.findLabel(ctx(3).localLocators[1]!, 0, 0x100)).name).toBe('c3');
+    expect(t.entry(t.findLabel(ctx(3).localUlid, 0, 0x100)).name).toBe('c3');
+    expect(t.findLabel(ctx(4).localUlid, 0, 0x100)).toBe(-1);
+    // The peer's label is the peer's business: the same peerFlowLabel twice is fine.
+    t.add(ctx(5, { peerFlowLabel: 0x100 }));
+    t.add(ctx(6, { peerFlowLabel: 0x100 }));
+  });
+
+  it('frees the key on removal, keeping the others', () => {
+    const t = new FastPathTable();
+    for (let i = 1; i <= 40; i++) t.add(ctx(i, { localFlowLabel: 0x500 + i }));
+    t.remove('c7');
+    expect(t.findLabel(ctx(7).localUlid, 0, 0x507)).toBe(-1);
+    for (let i = 1; i <= 40; i++) if (i !== 7) expect(t.entry(t.findLabel(ctx(i).localLocators[1]!, 0, 0x500 + i)).name).toBe(`c${i}`);
+    const shared = ctx(7).localLocators[1]!;
+    t.add(ctx(41, { localLocators: [ctx(41).localUlid, shared], localFlowLabel: 0x507 }));
+    expect(t.entry(t.findLabel(shared, 0, 0x507)).name).toBe('c41');
+  });
+
+  it('refuses labels that are not integers 0..0xFFFFF; entries carry 0 for none', () => {
+    const t = new FastPathTable();
+    for (const bad of [-1, 0x100000, 1.5, Number.NaN, Infinity]) {
+      expect(code(() => t.add(ctx(1, { localFlowLabel: bad })))).toBe('bad-context');
+      expect(code(() => t.add(ctx(1, { peerFlowLabel: bad })))).toBe('bad-context');
+    }
+    expect(t.size).toBe(0);
+    const e = t.add(ctx(1));
+    expect([e.localFlowLabel, e.peerFlowLabel]).toEqual([0, 0]);
+    expect(t.add(ctx(2, { localFlowLabel: 0xfffff, peerFlowLabel: 1 }))).toMatchObject({ localFlowLabel: 0xfffff, peerFlowLabel: 1 });
   });
 });

@@ -146,3 +146,96 @@ describe('errors about our control messages', () => {
     expect([...p.subarray(48)]).toEqual([...invoking]);
   });
 });
+
+describe('errors about packets sent in flow-label mode (issue #8)', () => {
+  const LABEL = 0x9abcd; // the peer's: what A writes instead of the Payload Extension header
+
+  function setupLabel() {
+    const tun = new MemoryTun();
+    const sender = new MemoryRawSender();
+    const icmp = new MemoryRawReceiver(58);
+    const dp = new DataPlane({ tun, sender, shim: new MemoryRawReceiver(140), icmp });
+    dp.addContext({
+      name: 'b', localUlid: A1, peerUlid: B1, localLocators: [A1, A2], peerLocators: [B1, B2],
+      localContextTag: 0x1234, peerContextTag: TAG_B, currentLocal: A2, currentPeer: B2, peerFlowLabel: LABEL,
+    });
+    const original = tcp(A1, B1, 1000, new Uint8Array(1300).map((_, i) => i & 0xff), { hopLimit: 64, flowLabel: 0x11111 });
+    tun.inject(original);
+    dp.pumpEgress();
+    const wire = sender.sent[0]!;
+    return { tun, icmp, dp, original, wire };
+  }
+
+  /** `original` as quoted after translation: the ULIDs back, the label as it was sent. */
+  function quoted(original: Uint8Array, n: number): Uint8Array {
+    const q = original.slice(0, n);
+    q[1] = (q[1]! & 0xf0) | (LABEL >>> 16);
+    q[2] = (LABEL >>> 8) & 0xff;
+    q[3] = LABEL & 0xff;
+    return q;
+  }
+
+  it('finds the context by locators and label, puts the ULIDs back, and changes nothing else', () => {
+    const s = setupLabel();
+    expect(s.wire.length).toBe(s.original.length); // no header to take out
+    const out = deliver(s, icmpError(2, 0, 1400, s.wire))!;
+    expect(out).toBeDefined();
+    expect(out.subarray(8, 24)).toEqual(R);
+    expect(out.subarray(24, 40)).toEqual(A1);
+    expect(out[7]).toBe(63);
+    const icmp = out.subarray(40);
+    expect((out[4]! << 8) | out[5]!).toBe(icmp.length);
+    expect(icmp.length).toBe(8 + 1232);
+    expect(new DataView(icmp.buffer, icmp.byteOffset).getUint32(4)).toBe(1400); // nothing was added: MTU as reported
+    expect(upperChecksum(R, A1, 58, icmp)).toBe(0);
+    expect(icmp.subarray(8)).toEqual(quoted(s.original, 1232));
+    expect(s.dp.counters().icmpTranslated).toBe(1);
+    expect(s.dp.context('b')!.counters.icmpTranslated).toBe(1);
+  });
+
+  it('keeps an RFC 4884 length and a Parameter Problem pointer as they are', () => {
+    const s = setupLabel();
+    const m = icmpError(1, 3, 0, s.wire);
+    m[4] = 20;
+    const unreach = deliver(s, m)!;
+    expect(unreach[44]).toBe(20);
+    const param = deliver(s, icmpError(4, 0, 40, s.wire))!;
+    expect(new DataView(param.buffer, param.byteOffset + 40).getUint32(4)).toBe(40);
+    expect(upperChecksum(R, A1, 58, param.subarray(40))).toBe(0);
+    expect(s.dp.counters()).toMatchObject({ icmpTranslated: 2, dropIcmpUnmatched: 0 });
+  });
+
+  it('skips, without counting, errors about packets it did not rewrite', () => {
+    const s = setupLabel();
+    const otherLabel = s.wire.slice();
+    otherLabel[3] ^= 1;
+    const unlabelled = s.wire.slice();
+    unlabelled[1] &= 0xf0;
+    unlabelled[2] = 0;
+    unlabelled[3] = 0;
+    const onUlids = s.wire.slice();
+    onUlids.set(A1, 8);
+    onUlids.set(B1, 24);
+    const foreignLocal = s.wire.slice();
+    foreignLocal.set(addr('2001:db8:66::1'), 8);
+    const swapped = s.wire.slice();
+    swapped.set(B2, 8);
+    swapped.set(A2, 24);
+    for (const p of [otherLabel, unlabelled, onUlids, foreignLocal, swapped]) expect(deliver(s, icmpError(1, 0, 0, p))).toBeUndefined();
+    expect(s.dp.counters()).toMatchObject({ icmpTranslated: 0, dropIcmpUnmatched: 0 });
+  });
+
+  it('never throws on mutated real ones (property)', () => {
+    const s = setupLabel();
+    const real = icmpError(2, 0, 1400, s.wire).subarray(0, 120);
+    fc.assert(fc.property(
+      fc.array(fc.tuple(fc.nat(119), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: 0, max: 120 }),
+      (edits, cut) => {
+        const m = real.slice(0, cut);
+        for (const [i, v] of edits) if (i < m.length) m[i] = v;
+        s.icmp.inject({ data: m, src: R, dst: A2 });
+        s.dp.pumpIcmp();
+        for (const out of s.tun.written.splice(0)) expect(upperChecksum(out.subarray(8, 24), out.subarray(24, 40), 58, out.subarray(40))).toBe(0);
+      }), { numRuns: 500 });
+  });
+});
