@@ -111,6 +111,20 @@ export interface DaemonConfig {
   readonly establish: EstablishConfig;
   /** Prometheus metrics over HTTP on a loopback address (the control socket's `metrics` op works regardless). */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
+  /** EXPERIMENTAL flow-label demultiplexing (issue #8); undefined when off (the default). Needs `identity`. */
+  readonly flowLabel: FlowLabelModeConfig | undefined;
+}
+
+export interface FlowLabelModeConfig {
+  /** Labels handed out to peers: first..last (1..0xFFFFF). */
+  readonly first: number;
+  readonly last: number;
+  readonly quarantineMs: number;
+  readonly maxLabels: number;
+  /** The TUN the hosts' ingress redirects flow-labelled packets into. */
+  readonly interceptDevice: string;
+  /** Route table for contexts whose peer takes a flow label (the TUN's full MTU). */
+  readonly routeTable: number;
 }
 
 export interface IdentityPrefix {
@@ -289,7 +303,8 @@ class Checker {
 }
 
 const TOP_KEYS = ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rulePriority', 'controlSocket', 'logLevel', 'contexts',
-  'identity', 'stateFile', 'pollIntervalMs', 'reap', 'establish', 'metrics'] as const;
+  'identity', 'stateFile', 'pollIntervalMs', 'reap', 'establish', 'metrics', 'flowLabel'] as const;
+const FLOW_LABEL_KEYS = ['enabled', 'first', 'last', 'quarantineMs', 'maxLabels', 'interceptDevice', 'routeTable'] as const;
 const IDENTITY_KEYS = ['prefixes'] as const;
 const PREFIX_KEYS = ['prefix', 'interface'] as const;
 const REAP_KEYS = ['mode', 'sendTimeoutMs'] as const;
@@ -408,6 +423,8 @@ export function validateConfig(doc: unknown): DaemonConfig {
   const reap = validateReap(c, c.field(top, '', 'reap', false));
   const establish = validateEstablish(c, c.field(top, '', 'establish', false));
   const metrics = validateMetrics(c, c.field(top, '', 'metrics', false));
+  const flowLabel = validateFlowLabel(c, c.field(top, '', 'flowLabel', false), tun.name, routeTable);
+  if (flowLabel !== undefined && top['identity'] === undefined) c.add('flowLabel', 'needs identity: flow labels are negotiated by the context engine (static contexts use the Payload Extension header)');
 
   if (c.issues.length > 0 || c.omitted > 0) throw new ConfigError(c.issues, c.omitted);
   return {
@@ -419,6 +436,7 @@ export function validateConfig(doc: unknown): DaemonConfig {
     reap,
     establish,
     metrics,
+    flowLabel,
     tun,
     fwmark,
     routeTable,
@@ -509,6 +527,31 @@ function validateEstablish(c: Checker, v: unknown): EstablishConfig {
     afterPackets: np === undefined ? dflt.afterPackets : c.uint(np, 'establish.afterPackets', 0, 1_000_000, false) ?? dflt.afterPackets,
     afterMs: nm === undefined ? dflt.afterMs : c.uint(nm, 'establish.afterMs', 0, 3_600_000, false) ?? dflt.afterMs,
   };
+}
+
+function validateFlowLabel(c: Checker, v: unknown, tunName: string, routeTable: number): FlowLabelModeConfig | undefined {
+  if (v === undefined) return undefined;
+  const o = c.object(v, 'flowLabel', FLOW_LABEL_KEYS);
+  if (o === undefined) return undefined;
+  const ev = c.field(o, 'flowLabel', 'enabled', false);
+  if (ev !== undefined && typeof ev !== 'boolean') c.add('flowLabel.enabled', 'must be true or false');
+  const num = (key: (typeof FLOW_LABEL_KEYS)[number], min: number, max: number, dflt: number): number => {
+    const x = c.field(o, 'flowLabel', key, false);
+    return x === undefined ? dflt : c.uint(x, `flowLabel.${key}`, min, max, false) ?? dflt;
+  };
+  const first = num('first', 1, 0xfffff, 1);
+  const last = num('last', 1, 0xfffff, 0xfffff);
+  if (last < first) c.add('flowLabel.last', `must not be below flowLabel.first (${first})`);
+  const quarantineMs = num('quarantineMs', 0, 86_400_000, 600_000);
+  const maxLabels = num('maxLabels', 1, 0xfffff, 65_536);
+  const table = num('routeTable', 1, 0xfffffffe, routeTable === 0xfffffffe ? routeTable - 1 : routeTable + 1);
+  if (table === routeTable) c.add('flowLabel.routeTable', `must differ from routeTable (${routeTable})`);
+  const dv = c.field(o, 'flowLabel', 'interceptDevice', false);
+  const fallback = `${tunName.slice(0, 13)}fl`;
+  const interceptDevice = dv === undefined ? fallback : c.string(dv, 'flowLabel.interceptDevice', TUN_NAME, 'a TUN name ([A-Za-z0-9_-], at most 15 characters)') ?? fallback;
+  if (interceptDevice === tunName) c.add('flowLabel.interceptDevice', `must differ from tun.name (${tunName})`);
+  if (ev !== true) return undefined;
+  return { first, last, quarantineMs, maxLabels, interceptDevice, routeTable: table };
 }
 
 function validateMetrics(c: Checker, v: unknown): DaemonConfig['metrics'] {

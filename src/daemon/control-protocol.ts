@@ -156,6 +156,12 @@ export interface ContextView {
   readonly lastFailover: FailoverView | null;
   /** ISO time the context reached ESTABLISHED; null for static contexts and before. */
   readonly establishedAt: string | null;
+  /**
+   * EXPERIMENTAL flow-label mode (issue #8): the label this host advertised for receiving
+   * and the peer's, which it writes instead of the Payload Extension header (0: none, the
+   * header is used); null when the mode is off or for a static context.
+   */
+  readonly flowLabel?: { readonly local: number; readonly peer: number } | null;
 }
 
 export interface StatusResult {
@@ -182,6 +188,14 @@ export interface StatusResult {
   readonly capturing: boolean;
   /** Where the Prometheus endpoint listens ('[::1]:9464'), or null when off. */
   readonly metrics: string | null;
+  /** EXPERIMENTAL flow-label mode (issue #8): labels in use and in quarantine, allocations that found none, contexts redirected; null when off. */
+  readonly flowLabel?: {
+    readonly interceptDevice: string;
+    readonly redirections: number;
+    readonly inUse: number;
+    readonly quarantined: number;
+    readonly exhausted: number;
+  } | null;
 }
 
 export interface LocatorView {

@@ -38,6 +38,7 @@ import { ControlError, type ContextView, type ControlRequest, type CountersResul
 import { claimSocketPath, ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
 import { RateLimiter, type Log } from './log.js';
 import { formatPrometheus, MetricsServer, type MetricsSnapshot } from './metrics.js';
+import type { InterceptEntry } from '../io/flow-label-intercept.js';
 import { PcapCapture } from '../io/pcap-capture.js';
 import { contextName, Shim, type ShimEvent, type TrafficSample } from './shim.js';
 import { loadState, saveState, StateError, STATE_VERSION, type DaemonState, type SavedIdentity } from './state.js';
@@ -48,6 +49,8 @@ export interface DataPlaneHandle {
   readonly control: DataPlaneControl;
   /** The TUN's name as the kernel knows it. */
   readonly tunName: string;
+  /** Flow-label mode: the intercept TUN's name. */
+  readonly interceptName?: string;
   /** Starts reading the devices. */
   start(): void;
   /** Stops packet processing and closes every device (closing the TUN removes its link). Idempotent. */
@@ -99,6 +102,16 @@ export interface DataPlaneFactoryOptions {
   /** SO_MARK for the data plane's own output, so it bypasses the route table. */
   readonly fwmark: number;
   readonly events: DataPlaneEvents;
+  /** Experimental flow-label mode (issue #8): the name of the intercept TUN to open as well. */
+  readonly intercept?: string;
+}
+
+/** The nftables redirection of flow-labelled packets into the intercept TUN (src/io/flow-label-intercept.ts). */
+export interface InterceptControl {
+  install(): Promise<void>;
+  add(entry: InterceptEntry): Promise<void>;
+  remove(name: string): Promise<void>;
+  uninstall(): Promise<void>;
 }
 
 /** Opens the devices and builds the data plane; throws when a device cannot be opened. */
@@ -137,6 +150,8 @@ export interface DaemonOptions {
   readonly setLogLevel?: (level: string) => void;
   /** Reads the configuration again (SIGHUP and the `reload` op); throws ConfigError. */
   readonly loadConfig?: () => Promise<DaemonConfig>;
+  /** Flow-label mode: builds the redirection for the locator interfaces into the intercept TUN. */
+  readonly createIntercept?: (devices: readonly string[], target: string) => InterceptControl;
 }
 
 const nodeRandom: RandomSource = { bytes: (n) => new Uint8Array(randomBytes(n)) };
@@ -216,7 +231,11 @@ export class Daemon implements ControlHandler {
   /** Interfaces of our locators whose link is down (netlink). */
   private readonly downLinks = new Set<string>();
   /** ULID pairs (canonical text) whose rule into the TUN is installed. */
-  private readonly routed = new Set<string>();
+  /** ULID pairs with a rule into the TUN, and whether it goes to the flow-label table. */
+  private readonly routed = new Map<string, boolean>();
+  /** Flow-label mode: the redirection, and each context's installed entry (label and pairs, as text). */
+  private intercept: InterceptControl | undefined;
+  private readonly intercepted = new Map<string, string>();
   /** Pair switches and teardown run one at a time, in order. */
   private serial: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | undefined;
@@ -287,11 +306,13 @@ export class Daemon implements ControlHandler {
     this.ownsNetwork = true;
     await this.network.removeStaleState();
 
-    const dp = this.createDataPlane({ tunName: cfg.tun.name, mtu: cfg.tun.mtu, offload: cfg.tun.offload, fwmark: cfg.fwmark, events: this.events() });
+    const fl = cfg.flowLabel;
+    const dp = this.createDataPlane({ tunName: cfg.tun.name, mtu: cfg.tun.mtu, offload: cfg.tun.offload, fwmark: cfg.fwmark, events: this.events(), ...(fl === undefined ? {} : { intercept: fl.interceptDevice }) });
     this.dataPlane = dp;
     this.log.info({ tun: dp.tunName }, 'TUN opened');
     await this.network.configureTun(dp.tunName);
     this.log.info({ tun: dp.tunName, mtu: cfg.tun.mtu }, 'TUN up');
+    if (fl !== undefined) await this.startIntercept(dp);
 
     for (const ctx of cfg.contexts) dp.control.addContext(ctx);
     await this.network.installTableRoute(dp.tunName);
@@ -370,6 +391,7 @@ export class Daemon implements ControlHandler {
       random: this.options.random ?? nodeRandom,
       reap: { mode: cfg.reap.mode, ...(cfg.reap.sendTimeoutMs === undefined ? {} : { sendTimeoutMs: cfg.reap.sendTimeoutMs }) },
       establish: cfg.establish,
+      ...(cfg.flowLabel === undefined ? {} : { flowLabel: { first: cfg.flowLabel.first, last: cfg.flowLabel.last, quarantineMs: cfg.flowLabel.quarantineMs, maxLabels: cfg.flowLabel.maxLabels } }),
       now: this.now,
       dataPlane: {
         addContext: (c) => dp.control.addContext(c),
@@ -378,7 +400,10 @@ export class Daemon implements ControlHandler {
         retransmits: (n) => dp.control.context(n)?.counters.egressRetransmits,
         sendControl: (packets) => dp.sendControl(packets),
       },
-      onPairChange: (name) => { void this.exclusive(() => this.syncRule(name)).catch((e: unknown) => this.log.error({ context: name, error: errorText(e) }, 'rule update failed')); },
+      onPairChange: (name) => {
+        void this.exclusive(() => this.syncRule(name)).catch((e: unknown) => this.log.error({ context: name, error: errorText(e) }, 'rule update failed'));
+        if (this.intercept !== undefined) void this.exclusive(() => this.syncIntercept(name)).catch((e: unknown) => this.log.error({ context: name, error: errorText(e) }, 'flow-label redirection update failed'));
+      },
       onEvent: (e) => this.shimEvent(e),
       onPacket: (p) => { if (this.capture.capturing) this.capture.write(p); },
       ...(this.options.setTimer === undefined ? {} : { setTimer: this.options.setTimer }),
@@ -548,6 +573,10 @@ export class Daemon implements ControlHandler {
     }
     const traffic = this.options.traffic;
     if (this.trafficInstalled && traffic !== undefined) await step('removing the traffic counters', 'traffic counters removed', () => traffic.remove());
+    const intercept = this.intercept;
+    this.intercept = undefined;
+    this.intercepted.clear();
+    if (intercept !== undefined) await step('removing the flow-label redirection', 'flow-label redirection removed', () => intercept.uninstall());
     if (this.ownsNetwork) {
       await step('removing the policy rules', 'policy rules removed', () => this.network.removeRules());
       this.routed.clear();
@@ -615,6 +644,11 @@ export class Daemon implements ControlHandler {
       reapMode: shim === undefined ? null : this.config.reap.mode,
       capturing: this.capture.capturing,
       metrics: m === undefined ? null : `${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}`,
+      flowLabel: shim === undefined || this.config.flowLabel === undefined ? null : {
+        interceptDevice: dp.interceptName ?? this.config.flowLabel.interceptDevice,
+        redirections: this.intercepted.size,
+        ...shim.engine.flowLabelStats(this.now())!,
+      },
     };
   }
 
@@ -665,6 +699,7 @@ export class Daemon implements ControlHandler {
       failovers: f.failovers,
       lastFailover: f.last === undefined ? null : { at: iso(f.last.at), durationMs: f.last.durationMs, from: pair(f.last.from), to: pair(f.last.to), reason: f.last.reason },
       establishedAt: c.establishedAt === undefined ? null : iso(shim.wall(c.establishedAt)),
+      flowLabel: this.config.flowLabel === undefined ? null : { local: c.flowLabelLocal ?? 0, peer: c.flowLabelPeer ?? 0 },
     };
   }
 
@@ -759,7 +794,7 @@ export class Daemon implements ControlHandler {
       const applied: string[] = [];
       const needsRestart: string[] = [];
       const same = (a: unknown, b: unknown): boolean => JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? Array.from(v) : v)) === JSON.stringify(b, (_k, v: unknown) => (v instanceof Uint8Array ? Array.from(v) : v));
-      for (const key of ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rulePriority', 'controlSocket', 'contexts', 'identity', 'stateFile', 'reap'] as const) {
+      for (const key of ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rulePriority', 'controlSocket', 'contexts', 'identity', 'stateFile', 'reap', 'flowLabel'] as const) {
         if (!same(cur[key], next[key])) needsRestart.push(key);
       }
       let config: DaemonConfig = cur;
@@ -882,19 +917,80 @@ export class Daemon implements ControlHandler {
     const pair = { l: s.localUlid, p: s.peerUlid };
     const key = `${formatIpv6(pair.l)} ${formatIpv6(pair.p)}`;
     const wanted = rewriting(s);
-    if (wanted && !this.routed.has(key)) {
-      await this.network.installRule(pair.l, pair.p);
-      this.routed.add(key);
-      this.flushDownLinks();
-      this.log.info({ context: name, localUlid: formatIpv6(pair.l), peerUlid: formatIpv6(pair.p), table: this.config.routeTable }, 'rule into the TUN installed');
-    } else if (!wanted && this.routed.has(key)) {
+    // Flow-label mode: a context whose peer takes a label keeps the links' MTU (its own table).
+    const flowLabel = this.config.flowLabel !== undefined && s.peerFlowLabel !== 0;
+    const had = this.routed.get(key);
+    if (wanted && had !== undefined && had !== flowLabel) {
+      await this.network.installRule(pair.l, pair.p, flowLabel);
+      this.routed.set(key, flowLabel);
       try {
-        await this.network.removeRule(pair.l, pair.p);
+        await this.network.removeRule(pair.l, pair.p, had);
+      } catch (e) {
+        this.log.warn({ context: name, error: errorText(e) }, 'cannot remove the rule into the other table');
+      }
+      this.log.info({ context: name, table: this.tableOf(flowLabel) }, 'rule into the TUN moved');
+    } else if (wanted && had === undefined) {
+      await this.network.installRule(pair.l, pair.p, flowLabel);
+      this.routed.set(key, flowLabel);
+      this.flushDownLinks();
+      this.log.info({ context: name, localUlid: formatIpv6(pair.l), peerUlid: formatIpv6(pair.p), table: this.tableOf(flowLabel) }, 'rule into the TUN installed');
+    } else if (!wanted && had !== undefined) {
+      try {
+        await this.network.removeRule(pair.l, pair.p, had);
         this.routed.delete(key);
-        this.log.info({ context: name, table: this.config.routeTable }, 'rule into the TUN removed');
+        this.log.info({ context: name, table: this.tableOf(had) }, 'rule into the TUN removed');
       } catch (e) {
         this.log.warn({ context: name, error: errorText(e) }, 'cannot remove the rule into the TUN; packets pass through unchanged');
       }
+    }
+  }
+
+  private tableOf(flowLabel: boolean): number {
+    return flowLabel && this.config.flowLabel !== undefined ? this.config.flowLabel.routeTable : this.config.routeTable;
+  }
+
+  /** Flow-label mode: the intercept TUN up, and the redirection from the locator interfaces into it. */
+  private async startIntercept(dp: DataPlaneHandle): Promise<void> {
+    const create = this.options.createIntercept;
+    const target = dp.interceptName;
+    const ident = this.config.identity;
+    if (create === undefined || target === undefined || ident === undefined) throw new DaemonError('identity', 'flowLabel needs the identity, an intercept TUN and the nftables redirection');
+    await this.network.configureIntercept?.(target);
+    const devices = [...new Set(ident.prefixes.map((p) => p.interface))];
+    const intercept = create(devices, target);
+    await intercept.install();
+    this.intercept = intercept;
+    this.log.info({ devices, target, table: this.config.flowLabel!.routeTable }, 'flow-label mode (experimental): redirection into the intercept TUN installed');
+  }
+
+  /**
+   * Flow-label mode: the redirection entry of a context follows its label and locator
+   * sets (every pair but the ULIDs'); a context without a label, or gone, has none.
+   */
+  private async syncIntercept(name: string): Promise<void> {
+    const intercept = this.intercept;
+    const dp = this.dataPlane;
+    if (intercept === undefined || dp === undefined || this.state === 'stopping' || this.state === 'stopped') return;
+    const s = dp.control.context(name);
+    let entry: InterceptEntry | undefined;
+    if (s !== undefined && s.localFlowLabel !== 0) {
+      const pairs: [Uint8Array, Uint8Array][] = [];
+      for (const p of s.peerLocators) {
+        for (const l of s.localLocators) if (!(sameAddress(p, s.peerUlid) && sameAddress(l, s.localUlid))) pairs.push([p, l]);
+      }
+      entry = { name, label: s.localFlowLabel, pairs };
+    }
+    const want = entry === undefined ? undefined : `${entry.label} ${entry.pairs.map(([p, l]) => `${formatIpv6(p)}.${formatIpv6(l)}`).join(',')}`;
+    const have = this.intercepted.get(name);
+    if (want === have) return;
+    if (have !== undefined) {
+      await intercept.remove(name);
+      this.intercepted.delete(name);
+    }
+    if (entry !== undefined) {
+      await intercept.add(entry);
+      this.intercepted.set(name, want!);
+      this.count('flowlabel.redirections');
     }
   }
 
@@ -910,11 +1006,11 @@ export class Daemon implements ControlHandler {
   /** Removes rules whose ULID pair no longer has a rewriting context. */
   private async pruneRules(dp: DataPlaneHandle): Promise<void> {
     const live = new Set(dp.control.contexts().filter(rewriting).map((s) => `${formatIpv6(s.localUlid)} ${formatIpv6(s.peerUlid)}`));
-    for (const key of [...this.routed]) {
+    for (const [key, flowLabel] of [...this.routed]) {
       if (live.has(key)) continue;
       const [l, p] = key.split(' ').map((t) => parseIpv6(t)!);
       try {
-        await this.network.removeRule(l!, p!);
+        await this.network.removeRule(l!, p!, flowLabel);
         this.routed.delete(key);
         this.log.info({ localUlid: formatIpv6(l!), peerUlid: formatIpv6(p!) }, 'rule into the TUN removed (context gone)');
       } catch (e) {

@@ -14,6 +14,7 @@ import { CONFIG_LIMITS, ConfigError, LOG_LEVELS, parseConfig, type DaemonConfig,
 import { Daemon, type DaemonOptions, type DataPlaneFactory } from './daemon.js';
 import { createLogger, type Log } from './log.js';
 import { execFileRunner, LinuxNetwork, type CommandRunner } from './system.js';
+import { FlowLabelIntercept } from '../io/flow-label-intercept.js';
 import { NftTraffic } from '../io/nft-traffic.js';
 import { addAddress, linkStates, NetlinkMonitor } from '../io/netlink-monitor.js';
 
@@ -145,6 +146,7 @@ export async function daemonMain(argv: readonly string[], prog: string, loadFact
   }
   const network = new LinuxNetwork({
     tunName: config.tun.name, mtu: config.tun.mtu, fwmark: config.fwmark, routeTable: config.routeTable, rulePriority: config.rulePriority,
+    ...(config.flowLabel === undefined ? {} : { flowLabelTable: config.flowLabel.routeTable, interceptName: config.flowLabel.interceptDevice }),
   }, io.runner);
   const tableName = `shim6d_${config.tun.name.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const daemon = new Daemon({
@@ -162,6 +164,7 @@ export async function daemonMain(argv: readonly string[], prog: string, loadFact
     config, network, createDataPlane, log, version: io.version,
     setLogLevel: (l) => { if ('level' in log) (log as { level: string }).level = l; },
     loadConfig: () => loadConfigFile(path),
+    createIntercept: (devices, target) => new FlowLabelIntercept({ table: `shim6fl_${config.tun.name.replace(/[^A-Za-z0-9_]/g, '_')}`, devices, target }, io.runner),
   });
 
   let finish!: (code: number) => void;

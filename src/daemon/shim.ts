@@ -23,6 +23,7 @@
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js';
 import type { LocalIdentity, ShimContext } from '../context/types.js';
 import type { FastPathContext } from '../dataplane/types.js';
+import type { FlowLabelConfig } from '../engine/flow-labels.js';
 import { encodeAction, ShimEngine, type EngineAction, type SavedContext } from '../engine/engine.js';
 import { thresholdPolicy, type EstablishPolicy } from '../engine/policy.js';
 import type { ReapConfig } from '../reap/constants.js';
@@ -65,6 +66,8 @@ export interface ShimOptions {
   readonly random: RandomSource;
   readonly reap: Partial<ReapConfig>;
   readonly establish: { readonly auto: boolean; readonly afterPackets: number; readonly afterMs: number };
+  /** EXPERIMENTAL flow-label demultiplexing (issue #8): present turns it on. */
+  readonly flowLabel?: Partial<FlowLabelConfig>;
   readonly dataPlane: ShimDataPlane;
   /** Milliseconds, monotonic. */
   readonly now: () => number;
@@ -115,12 +118,15 @@ function fastPathOf(ctx: ShimContext): FastPathContext {
     peerContextTag: ctx.ctPeer!,
     currentLocal: ctx.lpLocal,
     currentPeer: ctx.lpPeer,
+    localFlowLabel: ctx.flowLabelLocal ?? 0,
+    peerFlowLabel: ctx.flowLabelPeer ?? 0,
   };
 }
 
 function sameSets(a: FastPathContext, b: FastPathContext): boolean {
   const same = (x: readonly Uint8Array[], y: readonly Uint8Array[]): boolean => x.length === y.length && x.every((v, i) => bytesEqual(v, y[i]!));
-  return a.localContextTag === b.localContextTag && a.peerContextTag === b.peerContextTag && same(a.localLocators, b.localLocators) && same(a.peerLocators, b.peerLocators);
+  return a.localContextTag === b.localContextTag && a.peerContextTag === b.peerContextTag && same(a.localLocators, b.localLocators) && same(a.peerLocators, b.peerLocators) &&
+    a.localFlowLabel === b.localFlowLabel && a.peerFlowLabel === b.peerFlowLabel;
 }
 
 /** A 40-octet IPv6 header in front of `body` (what the raw socket took away). */
@@ -177,7 +183,7 @@ export class Shim {
     const policy: EstablishPolicy = {
       shouldEstablish: (stats, now) => (this.#establish.auto ? thresholdPolicy(this.#establish.afterPackets, this.#establish.afterMs) : NEVER).shouldEstablish(stats, now),
     };
-    this.engine = new ShimEngine({ identities: [o.identity], provider: o.provider, random: o.random, reap: o.reap, establishPolicy: policy });
+    this.engine = new ShimEngine({ identities: [o.identity], provider: o.provider, random: o.random, reap: o.reap, establishPolicy: policy, ...(o.flowLabel === undefined ? {} : { flowLabel: o.flowLabel }) });
   }
 
   get identity(): LocalIdentity {

@@ -27,7 +27,7 @@ const CONTROL_BATCH = 16;
 const CONTROL_SLOT = 4096;
 
 /** Opens the devices and builds the DataPlane over them; closes what it opened if any step fails. */
-export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, offload, fwmark, events }) => {
+export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, offload, fwmark, events, intercept: interceptName }) => {
   const opened: { close(): void }[] = [];
   const closeAll = (): void => {
     for (const d of opened.splice(0).reverse()) {
@@ -45,14 +45,19 @@ export const realDataPlane: DataPlaneFactory = ({ tunName, mtu, offload, fwmark,
     opened.push(shim);
     const icmp = openRawReceiver(IPPROTO_ICMPV6, { icmpErrorsOnly: true });
     opened.push(icmp);
+    // Flow-label mode (issue #8): the TUN the locator interfaces' ingress redirects
+    // flow-labelled packets into; plain packets, no vnet header (the kernel segments).
+    const intercept = interceptName === undefined ? undefined : openTun({ name: interceptName });
+    if (intercept !== undefined) opened.push(intercept);
     const maxPacket = Math.min(MAX_PACKET_LIMIT, Math.max(DEFAULT_MAX_PACKET, mtu + 8));
-    const dp = new DataPlane({ tun, sender, shim, icmp }, { events, maxPacket, offload });
+    const dp = new DataPlane({ tun, sender, shim, icmp, ...(intercept === undefined ? {} : { intercept }) }, { events, maxPacket, offload });
     // Control messages go through the data plane's marked raw sender too (they bypass the
     // rule into the TUN and leave by the source locator's exit), in their own small batch.
     const control = new PacketBatch(CONTROL_BATCH, CONTROL_SLOT, 0);
     return {
       control: dp,
       tunName: tun.name,
+      ...(intercept === undefined ? {} : { interceptName: intercept.name }),
       sendControl: (packets) => {
         let sent = 0;
         for (let i = 0; i < packets.length; i += CONTROL_BATCH) {

@@ -132,7 +132,15 @@ function savedContext(v: unknown, path: string): SavedContext {
     primaryPeer: addr('primaryPeer'),
     peerKeepaliveTimeoutMs: optional(v['peerKeepaliveTimeoutMs'], (x) => uint(x, at('peerKeepaliveTimeoutMs'), 65_535_000)),
     peerFine: bool(v['peerFine'], at('peerFine')),
+    // Experimental flow-label mode (issue #8); absent in files written without it.
+    ...optionalLabel(v['flowLabelLocal'], 'flowLabelLocal', at),
+    ...optionalLabel(v['flowLabelPeer'], 'flowLabelPeer', at),
   };
+}
+
+function optionalLabel(v: unknown, key: 'flowLabelLocal' | 'flowLabelPeer', at: (k: string) => string): { flowLabelLocal?: number } | { flowLabelPeer?: number } {
+  const label = optional(v, (x) => uint(x, at(key), 0xfffff));
+  return label === undefined ? {} : { [key]: label };
 }
 
 function savedIdentity(v: unknown, path: string): SavedIdentity {

@@ -23,6 +23,17 @@
  * change). Removing stale state from a crashed run deletes every rule with priority P
  * or table T, flushes table T and deletes a leftover TUN of our name — but refuses to
  * delete an interface of that name that is not a TUN.
+ *
+ * The experimental flow-label mode (issue #8) adds a second table T2 (`flowLabelTable`)
+ * and a second TUN, the intercept device the hosts' ingress redirects flow-labelled
+ * packets into (src/io/flow-label-intercept.ts):
+ *   ip link set dev <tun> mtu <mtu + 8> up                  the links' MTU
+ *   ip -6 route replace default dev <tun> table T mtu <mtu>  room for the 8-octet header
+ *   ip -6 route replace default dev <tun> table T2 mtu <mtu + 8>
+ *   ip -6 rule add ... lookup T2                             a context whose peer takes a label
+ *   ip link set dev <intercept> addrgenmode none; mtu 65535 up
+ * so a context that writes the peer's flow label keeps full-size packets, and one that
+ * inserts the header loses 8 octets of MTU, as before.
  */
 import { execFile } from 'node:child_process';
 import { formatIpv6, parseIpv6 } from '../wire/address.js';
@@ -82,9 +93,11 @@ export interface Network {
   installTableRoute(tun: string): Promise<void>;
   /** Deletes every rule with our priority or table; tolerant of there being none. */
   removeRules(): Promise<void>;
-  /** Sends the ULID pair's unmarked packets into our table (so into the TUN). */
-  installRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void>;
-  removeRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void>;
+  /** Sends the ULID pair's unmarked packets into our table (so into the TUN); `flowLabel`: into the flow-label table. */
+  installRule(localUlid: Uint8Array, peerUlid: Uint8Array, flowLabel?: boolean): Promise<void>;
+  removeRule(localUlid: Uint8Array, peerUlid: Uint8Array, flowLabel?: boolean): Promise<void>;
+  /** Flow-label mode: prepares the intercept TUN (no address generation, the largest MTU, up). */
+  configureIntercept?(tun: string): Promise<void>;
   /** Deletes every route in our table; tolerant of an empty or absent table. */
   flushRoutes(): Promise<void>;
   /**
@@ -103,6 +116,10 @@ export interface NetworkSettings {
   readonly fwmark: number;
   readonly routeTable: number;
   readonly rulePriority: number;
+  /** Experimental flow-label mode (issue #8): its route table (T2); absent when the mode is off. */
+  readonly flowLabelTable?: number;
+  /** Flow-label mode: the intercept TUN's name (a leftover one is removed like the TUN). */
+  readonly interceptName?: string;
 }
 
 /** More deletions than this of one rule selector means something re-adds them. */
@@ -161,37 +178,58 @@ export class LinuxNetwork implements Network {
   async removeStaleState(): Promise<void> {
     await this.removeRules();
     await this.flushRoutes();
-    const show = await this.ip(['-j', '-d', 'link', 'show', 'dev', this.s.tunName]);
+    await this.removeStaleTun(this.s.tunName, 'tun.name');
+    if (this.s.interceptName !== undefined) await this.removeStaleTun(this.s.interceptName, 'flowLabel.interceptDevice');
+  }
+
+  private async removeStaleTun(name: string, key: string): Promise<void> {
+    const show = await this.ip(['-j', '-d', 'link', 'show', 'dev', name]);
     if (show.code !== 0) return; // no such link
     let kind: unknown;
     try {
       const doc = JSON.parse(show.stdout) as { linkinfo?: { info_kind?: unknown } }[];
       kind = doc[0]?.linkinfo?.info_kind;
     } catch {
-      throw new SystemError('bad-output', `ip -j -d link show dev ${this.s.tunName}: output is not JSON`);
+      throw new SystemError('bad-output', `ip -j -d link show dev ${name}: output is not JSON`);
     }
     if (kind !== 'tun') {
-      throw new SystemError('tun-name-taken', `interface ${this.s.tunName} exists and is not a TUN (${typeof kind === 'string' ? kind : 'no link kind'}); choose another tun.name`);
+      throw new SystemError('tun-name-taken', `interface ${name} exists and is not a TUN (${typeof kind === 'string' ? kind : 'no link kind'}); choose another ${key}`);
     }
-    await this.must(['link', 'del', 'dev', this.s.tunName]);
+    await this.must(['link', 'del', 'dev', name]);
   }
 
   async configureTun(tun: string): Promise<void> {
     await this.must(['link', 'set', 'dev', tun, 'addrgenmode', 'none']);
-    await this.must(['link', 'set', 'dev', tun, 'mtu', String(this.s.mtu), 'up']);
+    const mtu = this.s.flowLabelTable === undefined ? this.s.mtu : this.s.mtu + 8;
+    await this.must(['link', 'set', 'dev', tun, 'mtu', String(mtu), 'up']);
+  }
+
+  async configureIntercept(tun: string): Promise<void> {
+    await this.must(['link', 'set', 'dev', tun, 'addrgenmode', 'none']);
+    await this.must(['link', 'set', 'dev', tun, 'mtu', '65535', 'up']);
   }
 
   async installTableRoute(tun: string): Promise<void> {
-    await this.must(['-6', 'route', 'replace', 'default', 'dev', tun, 'table', String(this.s.routeTable)]);
+    if (this.s.flowLabelTable === undefined) {
+      await this.must(['-6', 'route', 'replace', 'default', 'dev', tun, 'table', String(this.s.routeTable)]);
+      return;
+    }
+    await this.must(['-6', 'route', 'replace', 'default', 'dev', tun, 'table', String(this.s.routeTable), 'mtu', String(this.s.mtu)]);
+    await this.must(['-6', 'route', 'replace', 'default', 'dev', tun, 'table', String(this.s.flowLabelTable), 'mtu', String(this.s.mtu + 8)]);
   }
 
-  private ruleSelector(localUlid: Uint8Array, peerUlid: Uint8Array): string[] {
+  private ruleSelector(localUlid: Uint8Array, peerUlid: Uint8Array, flowLabel: boolean): string[] {
+    const table = flowLabel && this.s.flowLabelTable !== undefined ? this.s.flowLabelTable : this.s.routeTable;
     return ['pref', String(this.s.rulePriority), 'from', `${formatIpv6(localUlid)}/128`, 'to', `${formatIpv6(peerUlid)}/128`,
-      'fwmark', `0/0x${this.s.fwmark.toString(16)}`, 'lookup', String(this.s.routeTable)];
+      'fwmark', `0/0x${this.s.fwmark.toString(16)}`, 'lookup', String(table)];
+  }
+
+  private tables(): number[] {
+    return this.s.flowLabelTable === undefined ? [this.s.routeTable] : [this.s.routeTable, this.s.flowLabelTable];
   }
 
   async removeRules(): Promise<void> {
-    for (const selector of [['pref', String(this.s.rulePriority)], ['table', String(this.s.routeTable)]]) {
+    for (const selector of [['pref', String(this.s.rulePriority)], ...this.tables().map((t) => ['table', String(t)])]) {
       let n = 0;
       while ((await this.ip(['-6', 'rule', 'del', ...selector])).code === 0) {
         if (++n >= MAX_RULE_DELETIONS) throw new SystemError('stale-rules', `ip -6 rule del ${selector.join(' ')} still succeeds after ${n} deletions`);
@@ -199,12 +237,12 @@ export class LinuxNetwork implements Network {
     }
   }
 
-  async installRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void> {
-    await this.must(['-6', 'rule', 'add', ...this.ruleSelector(localUlid, peerUlid)]);
+  async installRule(localUlid: Uint8Array, peerUlid: Uint8Array, flowLabel = false): Promise<void> {
+    await this.must(['-6', 'rule', 'add', ...this.ruleSelector(localUlid, peerUlid, flowLabel)]);
   }
 
-  async removeRule(localUlid: Uint8Array, peerUlid: Uint8Array): Promise<void> {
-    await this.must(['-6', 'rule', 'del', ...this.ruleSelector(localUlid, peerUlid)]);
+  async removeRule(localUlid: Uint8Array, peerUlid: Uint8Array, flowLabel = false): Promise<void> {
+    await this.must(['-6', 'rule', 'del', ...this.ruleSelector(localUlid, peerUlid, flowLabel)]);
   }
 
   async keepLocal(tun: string, address: Uint8Array): Promise<void> {
@@ -213,6 +251,6 @@ export class LinuxNetwork implements Network {
 
   async flushRoutes(): Promise<void> {
     // Fails ("FIB table does not exist") when the table is empty: nothing to do then.
-    await this.ip(['-6', 'route', 'flush', 'table', String(this.s.routeTable)]);
+    for (const t of this.tables()) await this.ip(['-6', 'route', 'flush', 'table', String(t)]);
   }
 }

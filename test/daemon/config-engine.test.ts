@@ -1,6 +1,6 @@
 /**
  * The configuration keys of the context engine (src/daemon/config.ts): `identity`,
- * `stateFile`, `pollIntervalMs`, `reap`, `establish`, `metrics`. Good values give the
+ * `stateFile`, `pollIntervalMs`, `reap`, `establish`, `metrics`, `flowLabel`. Good values give the
  * expected DaemonConfig with the documented defaults; each bad value gives a ConfigError
  * naming its JSON path; and no JSON document — arbitrary, or a good one mutated anywhere,
  * or huge — makes validateConfig throw anything but a ConfigError or run without bound.
@@ -22,6 +22,7 @@ function full(): Doc {
     reap: { mode: 'rfc', sendTimeoutMs: 5000 },
     establish: { peers: ['2001:db8:1:b::1', '2001:DB8:1:C:0::1'], auto: false, afterPackets: 7, afterMs: 2500 },
     metrics: { listen: '[::1]:9464' },
+    flowLabel: { enabled: true, first: 100, last: 199, quarantineMs: 1000, maxLabels: 50, interceptDevice: 'fl0', routeTable: 777 },
   };
 }
 
@@ -98,6 +99,26 @@ describe('good engine configurations', () => {
 
   it('parseConfig reads the same from JSON text', () => {
     expect(parseConfig(JSON.stringify(full()))).toEqual(validateConfig(full()));
+  });
+});
+
+describe('flowLabel (experimental, issue #8)', () => {
+  it('absent or enabled false: off; enabled alone: every default, the intercept TUN named after the TUN, the table after routeTable', () => {
+    expect(validateConfig(minimal()).flowLabel).toBeUndefined();
+    expect(validateConfig({ ...minimal(), flowLabel: { enabled: false, first: 5 } }).flowLabel).toBeUndefined();
+    expect(validateConfig({ ...minimal(), flowLabel: { enabled: true } }).flowLabel).toEqual({
+      first: 1, last: 0xfffff, quarantineMs: 600_000, maxLabels: 65_536, interceptDevice: `${CONFIG_DEFAULTS.tunName}fl`, routeTable: CONFIG_DEFAULTS.routeTable + 1,
+    });
+    expect(validateConfig({ ...minimal(), tun: { name: 'a-very-long-tun' }, flowLabel: { enabled: true } }).flowLabel!.interceptDevice).toBe('a-very-long-tfl');
+  });
+
+  it('every key as written', () => {
+    expect(validateConfig(full()).flowLabel).toEqual({ first: 100, last: 199, quarantineMs: 1000, maxLabels: 50, interceptDevice: 'fl0', routeTable: 777 });
+  });
+
+  it('needs identity (static contexts keep the Payload Extension header)', () => {
+    const doc = { locators: ['2001:db8:1:a::1'], contexts: [], flowLabel: { enabled: true } };
+    expect(issues(doc).some((i) => i.path === 'flowLabel' && /needs identity/.test(i.message))).toBe(true);
   });
 });
 
@@ -202,6 +223,18 @@ describe('bad values name their JSON path', () => {
     ['metrics port negative', (d) => { d.metrics.listen = 'localhost:-1'; }, 'metrics.listen'],
     ['metrics with a trailing space', (d) => { d.metrics.listen = '[::1]:9464 '; }, 'metrics.listen'],
     ['metrics listen a number', (d) => { d.metrics.listen = 9464; }, 'metrics.listen'],
+    // flowLabel
+    ['flowLabel not an object', (d) => { d.flowLabel = true; }, 'flowLabel', /must be an object/],
+    ['flowLabel.enabled a string', (d) => { d.flowLabel.enabled = 'yes'; }, 'flowLabel.enabled'],
+    ['flowLabel.first 0', (d) => { d.flowLabel.first = 0; }, 'flowLabel.first'],
+    ['flowLabel.last past 20 bits', (d) => { d.flowLabel.last = 0x100000; }, 'flowLabel.last'],
+    ['flowLabel.last below first', (d) => { d.flowLabel.last = 99; }, 'flowLabel.last', /below/],
+    ['flowLabel.quarantineMs negative', (d) => { d.flowLabel.quarantineMs = -1; }, 'flowLabel.quarantineMs'],
+    ['flowLabel.maxLabels 0', (d) => { d.flowLabel.maxLabels = 0; }, 'flowLabel.maxLabels'],
+    ['flowLabel.interceptDevice too long', (d) => { d.flowLabel.interceptDevice = 'x'.repeat(16); }, 'flowLabel.interceptDevice'],
+    ['flowLabel.interceptDevice the TUN', (d) => { d.flowLabel.interceptDevice = 'shim6tun0'; }, 'flowLabel.interceptDevice', /differ/],
+    ['flowLabel.routeTable the routeTable', (d) => { d.flowLabel.routeTable = CONFIG_DEFAULTS.routeTable; }, 'flowLabel.routeTable', /differ/],
+    ['unknown key in flowLabel', (d) => { d.flowLabel.label = 1; }, 'flowLabel.label', /unknown key/],
   ];
 
   for (const [name, f, path, message] of cases) {

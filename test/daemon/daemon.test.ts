@@ -158,7 +158,7 @@ describe('control operations', () => {
     expect(await result(r, 'status')).toEqual({
       version: '9.9.9', pid: 4242, uptimeSec: 125, tun: { name: 'shim6tun0', mtu: 1492, offload: true }, contexts: 2,
       counters: expect.objectContaining({ egressPackets: 3, ingressPackets: 0 }),
-      engine: null, identities: 0, reapMode: null, capturing: false, metrics: null,
+      engine: null, identities: 0, reapMode: null, capturing: false, metrics: null, flowLabel: null,
     });
   });
 

@@ -56,11 +56,11 @@ export class FakeDataPlane implements DataPlaneControl {
 
   context(name: string): ContextSnapshot | undefined {
     const e = this.table.get(name);
-    return e === undefined ? undefined : { ...e.ctx, counters: { ...e.counters } };
+    return e === undefined ? undefined : { ...e.ctx, localFlowLabel: e.ctx.localFlowLabel ?? 0, peerFlowLabel: e.ctx.peerFlowLabel ?? 0, counters: { ...e.counters } };
   }
 
   contexts(): ContextSnapshot[] {
-    return [...this.table.values()].map((e) => ({ ...e.ctx, counters: { ...e.counters } }));
+    return [...this.table.values()].map((e) => ({ ...e.ctx, localFlowLabel: e.ctx.localFlowLabel ?? 0, peerFlowLabel: e.ctx.peerFlowLabel ?? 0, counters: { ...e.counters } }));
   }
 
   counters(): Counters {

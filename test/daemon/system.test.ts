@@ -115,6 +115,49 @@ describe('setup commands', () => {
   });
 });
 
+describe('experimental flow-label mode (issue #8): a second table with the links\' MTU, and the intercept TUN', () => {
+  const FL = { ...SETTINGS, flowLabelTable: 20535, interceptName: 'shim6tun0fl' };
+
+  it('the TUN gets the links\' MTU; table T keeps room for the header, table T2 does not; rules pick the table', async () => {
+    const r = recordingRunner();
+    const net = new LinuxNetwork(FL, r.runner);
+    await net.configureTun('shim6tun0');
+    await net.installTableRoute('shim6tun0');
+    await net.configureIntercept('shim6tun0fl');
+    await net.installRule(ip6('2001:db8:1:a::1'), ip6('2001:db8:1:b::1'), true);
+    await net.removeRule(ip6('2001:db8:1:a::1'), ip6('2001:db8:1:b::1'), true);
+    await net.installRule(ip6('2001:db8:1:a::1'), ip6('2001:db8:1:b::1'));
+    expect(r.log).toEqual([
+      'ip link set dev shim6tun0 addrgenmode none',
+      'ip link set dev shim6tun0 mtu 1500 up',
+      'ip -6 route replace default dev shim6tun0 table 20534 mtu 1492',
+      'ip -6 route replace default dev shim6tun0 table 20535 mtu 1500',
+      'ip link set dev shim6tun0fl addrgenmode none',
+      'ip link set dev shim6tun0fl mtu 65535 up',
+      'ip -6 rule add pref 100 from 2001:db8:1:a::1/128 to 2001:db8:1:b::1/128 fwmark 0/0x5036 lookup 20535',
+      'ip -6 rule del pref 100 from 2001:db8:1:a::1/128 to 2001:db8:1:b::1/128 fwmark 0/0x5036 lookup 20535',
+      'ip -6 rule add pref 100 from 2001:db8:1:a::1/128 to 2001:db8:1:b::1/128 fwmark 0/0x5036 lookup 20534',
+    ]);
+  });
+
+  it('stale state: rules of both tables, both tables flushed, both leftover TUNs deleted', async () => {
+    const r = recordingRunner();
+    r.script = (line) => (line.startsWith('ip -j -d link show dev ') ? { stdout: TUN_LINK } : undefined);
+    await new LinuxNetwork(FL, r.runner).removeStaleState();
+    expect(r.log).toEqual([
+      'ip -6 rule del pref 100',
+      'ip -6 rule del table 20534',
+      'ip -6 rule del table 20535',
+      'ip -6 route flush table 20534',
+      'ip -6 route flush table 20535',
+      'ip -j -d link show dev shim6tun0',
+      'ip link del dev shim6tun0',
+      'ip -j -d link show dev shim6tun0fl',
+      'ip link del dev shim6tun0fl',
+    ]);
+  });
+});
+
 describe('local addresses', () => {
   it('parses ip -j -6 addr show, skipping non-IPv6 entries and failed DAD', async () => {
     const { r, net } = setup();
