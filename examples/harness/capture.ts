@@ -3,7 +3,9 @@
  * 256 octets of each packet), and a summary of the Shim6 packets in them with our own
  * decoder (src/wire): control messages by type (RFC 5533 §5, RFC 5534 §5.3) and payload
  * packets (Next Header 140 with the Payload Extension header, RFC 5533 §5.1), each with
- * its time, so that a test can check I1/R1/I2/R2, probes, and payload after a switch.
+ * its time, so that a test can check I1/R1/I2/R2, probes, and payload after a switch;
+ * and, for the experimental flow-label mode (issue #8), the packets that carry a
+ * context's flow label instead of the header.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -69,6 +71,24 @@ export interface CaptureSummary {
   readonly firstPayloadMs: number | null;
   /** The control messages in time order (at most 500). */
   readonly messages: readonly Shim6Packet[];
+  /** Largest payload packet (Next Header 140) as on the wire: IPv6 header + Payload Length. */
+  readonly maxPayloadOctets: number;
+  /**
+   * Experimental flow-label mode (issue #8): packets that are not Shim6 (any other next
+   * header) carrying one of `flowLabels` between two addresses other than the ULIDs, i.e.
+   * rewritten packets without the header; how many, how many at or after `afterMs`, and
+   * the largest (IPv6 header + Payload Length).
+   */
+  readonly labelled: number;
+  readonly labelledAfter: number;
+  readonly maxLabelledOctets: number;
+}
+
+export interface SummaryOptions {
+  /** Flow labels the contexts advertised (shim6 contexts' `flowLabel.local`/`peer`). */
+  readonly flowLabels?: readonly number[];
+  /** The ULIDs: packets between two of them are never counted as labelled. */
+  readonly ulids?: readonly string[];
 }
 
 /**
@@ -76,7 +96,13 @@ export interface CaptureSummary {
  * IPv6 header and the first 8 octets after it are needed (Shim6 directly after the IPv6
  * header, as our daemon sends it; P bit = payload, else the message type).
  */
-export function summarizeCaptures(files: readonly string[], afterMs: number | null): CaptureSummary {
+export function summarizeCaptures(files: readonly string[], afterMs: number | null, opts: SummaryOptions = {}): CaptureSummary {
+  const labels = new Set((opts.flowLabels ?? []).filter((l) => l !== 0));
+  const ulids = new Set(opts.ulids ?? []);
+  let labelled = 0;
+  let labelledAfter = 0;
+  let maxLabelledOctets = 0;
+  let maxPayloadOctets = 0;
   const control: Record<string, number> = {};
   const messages: Shim6Packet[] = [];
   let packets = 0;
@@ -90,10 +116,22 @@ export function summarizeCaptures(files: readonly string[], afterMs: number | nu
     for (const rec of parsed.value.records) {
       packets++;
       const ip = ipv6FromRecord(parsed.value.linkType, rec.data);
-      if (ip === undefined || ip.length < 48 || ip[6] !== NEXT_HEADER_SHIM6) continue;
+      if (ip === undefined || ip.length < 40) continue;
       const atMs = rec.timestampSeconds * 1000 + rec.timestampNanos / 1e6;
+      const octets = 40 + ((ip[4]! << 8) | ip[5]!);
+      if (ip[6] !== NEXT_HEADER_SHIM6) {
+        const label = ((ip[1]! & 0x0f) << 16) | (ip[2]! << 8) | ip[3]!;
+        if (labels.has(label) && !(ulids.has(formatIpv6(ip, 8)) && ulids.has(formatIpv6(ip, 24)))) {
+          labelled++;
+          if (afterMs !== null && atMs >= afterMs) labelledAfter++;
+          maxLabelledOctets = Math.max(maxLabelledOctets, octets);
+        }
+        continue;
+      }
+      if (ip.length < 48) continue;
       if ((ip[42]! & 0x80) !== 0) {
         payload++;
+        maxPayloadOctets = Math.max(maxPayloadOctets, octets);
         if (afterMs !== null && atMs >= afterMs) {
           payloadAfter++;
           if (firstPayloadMs === null || atMs < firstPayloadMs) firstPayloadMs = atMs;
@@ -106,5 +144,5 @@ export function summarizeCaptures(files: readonly string[], afterMs: number | nu
     }
   }
   messages.sort((a, b) => a.atMs - b.atMs);
-  return { files, packets, control, payload, payloadAfter, firstPayloadMs, messages };
+  return { files, packets, control, payload, payloadAfter, firstPayloadMs, messages, maxPayloadOctets, labelled, labelledAfter, maxLabelledOctets };
 }

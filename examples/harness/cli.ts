@@ -9,7 +9,7 @@
  *   node dist/examples/harness/cli.js down --run-id ID
  *   node dist/examples/harness/cli.js plan [--isps N] [--core-hops N]
  *
- * MODE: plain | mptcp | tunnel | shim6-fast | shim6-rfc.
+ * MODE: plain | mptcp | tunnel | shim6-fast | shim6-rfc | shim6-fl.
  * T: tcp (bulk), tcp:MBIT (paced), udp:MBIT[:SIZE]; default tcp:100.
  * F (times after the failure instant, default @0):
  *   loss:LINK[:both|a-to-b|b-to-a[:PERCENT]]   link-down:LINK[:a|b|both]   link-up:LINK

@@ -23,6 +23,8 @@
  *   (both sites have one here), or ISP2's own traffic. The tunnel adds 64 octets: full
  *   size packets rely on Path MTU Discovery once it is in use.
  * - `shim6-fast`, `shim6-rfc`: shim6d on both hosts (shim6.ts), traffic between ULIDs.
+ * - `shim6-fl`: `shim6-fast` with the experimental flow-label mode (issue #8): after a
+ *   switch, packets carry the peer's flow label instead of the 8-octet header.
  */
 import { join } from 'node:path';
 import { SCRIPTS } from './netns.js';
@@ -31,7 +33,7 @@ import type { Topology } from './topology.js';
 import type { SocketWrap } from './traffic.js';
 import { startShim6, type Shim6Options } from './shim6.js';
 
-export const MODES = ['plain', 'mptcp', 'tunnel', 'shim6-fast', 'shim6-rfc'] as const;
+export const MODES = ['plain', 'mptcp', 'tunnel', 'shim6-fast', 'shim6-rfc', 'shim6-fl'] as const;
 export type ModeName = (typeof MODES)[number];
 
 export function isModeName(s: string): s is ModeName {
@@ -67,6 +69,8 @@ export async function startMode(topo: Topology, name: ModeName, opts: ModeOption
     case 'shim6-fast':
     case 'shim6-rfc':
       return startShim6(topo, { ...opts.shim6, runDir: opts.runDir, reap: name === 'shim6-fast' ? 'fast' : 'rfc' }, name);
+    case 'shim6-fl':
+      return startShim6(topo, { ...opts.shim6, runDir: opts.runDir, reap: 'fast', flowLabel: true }, name);
   }
 }
 

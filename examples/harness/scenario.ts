@@ -16,7 +16,7 @@
  */
 import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startCapture, summarizeCaptures, type Capture, type CaptureSummary } from './capture.js';
+import { startCapture, summarizeCaptures, type Capture, type CaptureSummary, type SummaryOptions } from './capture.js';
 import { describeAction, Faults, type FaultAction, type FaultEvent } from './faults.js';
 import { flowMetrics, pathSummary, type FlowMetrics, type PathSample, type PathSummary } from './metrics.js';
 import { isModeName, startMode, type ModeInstance, type ModeName } from './modes.js';
@@ -197,6 +197,22 @@ async function keeperPid(topo: Topology, node: string): Promise<number> {
   throw new Error(`no process in ${node}'s namespace to sample`);
 }
 
+/** Flow labels and ULIDs from the shim6 modes' status (contexts_hA/hB, identities), for the capture summary. */
+function captureHints(status: Record<string, unknown>): SummaryOptions {
+  const flowLabels: number[] = [];
+  const ulids: string[] = [];
+  for (const [k, v] of Object.entries(status)) {
+    if (k.startsWith('contexts_') && Array.isArray(v)) {
+      for (const c of v as { flowLabel?: { local?: unknown; peer?: unknown } | null }[]) {
+        for (const l of [c.flowLabel?.local, c.flowLabel?.peer]) if (typeof l === 'number' && l > 0) flowLabels.push(l);
+      }
+    }
+  }
+  const ids = status['identities'];
+  if (typeof ids === 'object' && ids !== null) for (const id of Object.values(ids as Record<string, { ulid?: unknown }>)) if (typeof id?.ulid === 'string') ulids.push(id.ulid);
+  return { flowLabels, ulids };
+}
+
 /** Runs one scenario; always tears down what it built. */
 export async function runScenario(spec: ScenarioSpec, existing?: Topology): Promise<ScenarioResult> {
   if (!isModeName(spec.mode)) throw new Error(`scenario: unknown mode '${String(spec.mode)}'`);
@@ -255,7 +271,7 @@ export async function runScenario(spec: ScenarioSpec, existing?: Topology): Prom
     const modeStatus: Record<string, unknown> = await mode.status().catch((e: Error) => ({ error: e.message }));
     const drops: Record<string, unknown> = await faults.dropCounters().catch((e: Error) => ({ error: e.message }));
     if (capture !== undefined) await capture.stop();
-    const captureSummary = capture === undefined ? null : summarizeCaptures(capture.files, failureMs);
+    const captureSummary = capture === undefined ? null : summarizeCaptures(capture.files, failureMs, captureHints(modeStatus));
 
     const flowResults: FlowResult[] = finished.map((f, i) => {
       const o = flows[i]!.options;
@@ -330,7 +346,7 @@ function writeOutputs(spec: ScenarioSpec, r: ScenarioResult): void {
   const lines = [
     `Mode ${r.mode}; failure ${r.events[0]?.description ?? 'none'} at ${r.times.failureMs === null ? '–' : `${((r.times.failureMs - r.times.startMs) / 1000).toFixed(2)} s`}; run ${r.runId}.`,
   ];
-  if (r.capture !== null) lines.push('', `Capture: ${r.capture.packets} packets; Shim6 control ${JSON.stringify(r.capture.control)}; payload packets ${r.capture.payload} (${r.capture.payloadAfter} after the failure).`);
+  if (r.capture !== null) lines.push('', `Capture: ${r.capture.packets} packets; Shim6 control ${JSON.stringify(r.capture.control)}; payload packets ${r.capture.payload} (${r.capture.payloadAfter} after the failure, largest ${r.capture.maxPayloadOctets} octets)${r.capture.labelled > 0 ? `; flow-labelled packets ${r.capture.labelled} (${r.capture.labelledAfter} after the failure, largest ${r.capture.maxLabelledOctets} octets)` : ''}.`);
   if (r.errors.length > 0) lines.push('', `Errors: ${r.errors.join('; ')}`);
   writeFileSync(join(r.runDir, 'report.md'), markdownReport({ title, lines, flows: r.flows.map((f) => ({ label: f.label, metrics: f.metrics })), path: r.path, svgFile: 'throughput.svg' }));
 }

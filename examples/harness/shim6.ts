@@ -29,6 +29,8 @@ export interface Shim6Options {
   /** Contexts are established after this many packets (default 5). */
   readonly afterPackets?: number;
   readonly logLevel?: string;
+  /** The experimental flow-label mode (issue #8) on every shim6d. */
+  readonly flowLabel?: boolean;
 }
 
 export class Shim6Unsupported extends Error {
@@ -68,7 +70,7 @@ export interface Shim6Context {
 }
 
 /** The daemon configuration of the contract, for one host. */
-export function shim6Config(topo: Topology, site: Site, sockDir: string, reap: ReapProfile, afterPackets = 5, logLevel = 'info'): Record<string, unknown> {
+export function shim6Config(topo: Topology, site: Site, sockDir: string, reap: ReapProfile, afterPackets = 5, logLevel = 'info', flowLabel = false): Record<string, unknown> {
   const host = topo.host(site);
   return {
     identity: { prefixes: topo.plan.hosts[site].locators.map((l) => ({ prefix: l.prefix, interface: l.ifname })) },
@@ -78,6 +80,7 @@ export function shim6Config(topo: Topology, site: Site, sockDir: string, reap: R
     reap: { mode: reap },
     establish: { afterPackets },
     logLevel,
+    ...(flowLabel ? { flowLabel: { enabled: true } } : {}),
   };
 }
 
@@ -150,7 +153,7 @@ export async function startShim6(topo: Topology, o: Shim6Options, name: ModeName
   try {
     for (const s of sites) {
       const file = join(o.runDir, `${topo.host(s)}.shim6d.json`);
-      writeFileSync(file, `${JSON.stringify(shim6Config(topo, s, sockDir, o.reap, o.afterPackets, o.logLevel), null, 2)}\n`);
+      writeFileSync(file, `${JSON.stringify(shim6Config(topo, s, sockDir, o.reap, o.afterPackets, o.logLevel, o.flowLabel), null, 2)}\n`);
       daemons.set(s, topo.spawn(topo.host(s), [process.execPath, SCRIPTS.shim6d, '--config', file], { logFile: join(o.runDir, `${topo.host(s)}.shim6d.log`) }));
     }
     for (const s of sites) {
