@@ -22,30 +22,9 @@ import { execFileRunner, type CommandResult, type CommandRunner } from '../../sr
 import {
   FlowLabelIntercept, FlowLabelInterceptError, MAX_PAIRS_PER_ENTRY, type FlowLabelInterceptOptions, type InterceptEntry,
 } from '../../src/io/flow-label-intercept.js';
-import { parseIpv6 } from '../../src/wire/address.js';
 import { describeNetns, ROOT } from '../netns/topology.js';
+import { fakeRunner, ip6 } from './runner.util.js';
 
-function ip6(text: string): Uint8Array {
-  const a = parseIpv6(text);
-  if (a === undefined) throw new Error(`bad test address ${text}`);
-  return a;
-}
-
-interface Call { readonly line: string; readonly input: string | undefined }
-
-/** A runner that records each call and answers from `answer` (default: success, no output). */
-function fakeRunner() {
-  const f = {
-    calls: [] as Call[],
-    answer: (_line: string, _input: string | undefined): Partial<CommandResult> | undefined => undefined,
-    runner: (async (file, args, input) => {
-      const line = [file, ...args].join(' ');
-      f.calls.push({ line, input });
-      return { code: 0, stdout: '', stderr: '', ...f.answer(line, input) };
-    }) as CommandRunner,
-  };
-  return f;
-}
 
 const OPTIONS: FlowLabelInterceptOptions = { table: 'shim6fl', devices: ['eth1', 'eth2'], target: 'shim6fl0' };
 const T = 'shim6fl';

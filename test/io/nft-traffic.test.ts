@@ -11,32 +11,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileRunner, type CommandResult, type CommandRunner } from '../../src/daemon/system.js';
+import { execFileRunner, type CommandRunner } from '../../src/daemon/system.js';
 import { NftTraffic, NftTrafficError, parseNftDuration, type NftTrafficOptions, type TrafficSample } from '../../src/io/nft-traffic.js';
-import { formatIpv6, parseIpv6 } from '../../src/wire/address.js';
+import { formatIpv6 } from '../../src/wire/address.js';
 import { netnsUnavailable, REQUIRE_NETNS } from './fixtures/netns.js';
+import { fakeRunner, ip6 } from './runner.util.js';
 
-function ip6(text: string): Uint8Array {
-  const a = parseIpv6(text);
-  if (a === undefined) throw new Error(`bad test address ${text}`);
-  return a;
-}
-
-interface Call { readonly line: string; readonly input: string | undefined }
-
-/** A runner that records each call and answers from `answer` (default: success, no output). */
-function fakeRunner() {
-  const f = {
-    calls: [] as Call[],
-    answer: (_line: string): Partial<CommandResult> | undefined => undefined,
-    runner: (async (file, args, input) => {
-      const line = [file, ...args].join(' ');
-      f.calls.push({ line, input });
-      return { code: 0, stdout: '', stderr: '', ...f.answer(line) };
-    }) as CommandRunner,
-  };
-  return f;
-}
 
 const OPTIONS: NftTrafficOptions = { table: 'shim6', fwmark: 0x5036 };
 const LIST = 'nft list table inet shim6';
