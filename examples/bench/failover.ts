@@ -38,7 +38,7 @@ export const FAILURES = {
   isp: { kind: 'isp-down', isp: 1 },
 } as const satisfies Record<string, FaultAction>;
 type FailureName = keyof typeof FAILURES;
-const BENCH_MODES: readonly ModeName[] = ['shim6-fast', 'shim6-rfc', 'mptcp', 'plain', 'tunnel'];
+const BENCH_MODES: readonly ModeName[] = ['shim6-fast', 'shim6-fl', 'shim6-rfc', 'mptcp', 'plain', 'tunnel'];
 
 export interface FailoverBench {
   readonly lines: string[];
@@ -59,7 +59,7 @@ const median = (xs: readonly number[]): number => {
 };
 
 /** "median" or "median (min–max)" of values that may be null (never). */
-function cell(values: readonly (number | null)[], digits = 0): string {
+export function cell(values: readonly (number | null)[], digits = 0): string {
   if (values.length === 0) return '–';
   const nums = values.filter((v): v is number => v !== null);
   const never = values.length - nums.length;

@@ -13,6 +13,7 @@ import { runNetnsBench } from './netns.js';
 import { runContextBench } from './context.js';
 import { runReapBench } from './reap.js';
 import { runFailoverBench } from './failover.js';
+import { runFlowLabelBench } from './flow-label.js';
 import { runPollBench } from './poll.js';
 
 function ratio(a: number, b: number): string {
@@ -58,5 +59,6 @@ lines.push(...(await runCryptoBench()).lines);
 lines.push(...(await runContextBench()).lines);
 lines.push(...(await runReapBench()).lines);
 lines.push(...(await runPollBench()).lines);
+if (process.env['SHIM6_BENCH_FAILOVER'] !== '0') lines.push(...(await runFlowLabelBench()).lines);
 if (process.env['SHIM6_BENCH_FAILOVER'] !== '0') lines.push(...(await runFailoverBench()).lines);
 console.log(lines.join('\n'));
