@@ -16,17 +16,9 @@
  * - With the mode off (`env.flowLabel` absent) nothing is sent and the peer's option is
  *   ignored, as RFC 5533 §5.15 has a host do with an unknown non-critical option.
  */
-import type { ControlMessage } from '../wire/control.js';
 import { flowLabelDemuxOption, readFlowLabelDemux } from '../wire/options/flow-label-demux.js';
-import { ContextState, type ContextAction, type ContextEnv, type ContextInput, type StepResult } from './types.js';
-
-const CARRIES_FLOW_LABEL: ReadonlySet<ControlMessage['kind']> = new Set(['I2', 'I2bis', 'R2', 'UpdateRequest']);
-
-type Carrier = Exclude<ControlMessage, { kind: 'Error' }>;
-
-function carries(a: ContextAction): a is ContextAction & { kind: 'send'; message: Carrier } {
-  return a.kind === 'send' && a.message.kind !== 'Error' && CARRIES_FLOW_LABEL.has(a.message.kind);
-}
+import { CARRIES_ADVERTISEMENTS, carriesAdvertisements, withAdvertisements } from './messages.js';
+import { ContextState, type ContextEnv, type ContextInput, type StepResult } from './types.js';
 
 /** The flow-label part of one context step (called by `step` after REAP's part). */
 export function withFlowLabel(result: StepResult, input: ContextInput, now: number, env: ContextEnv): StepResult {
@@ -34,14 +26,13 @@ export function withFlowLabel(result: StepResult, input: ContextInput, now: numb
   if (hooks === undefined) return result;
   let ctx = result.ctx;
   const m = input.kind === 'control' ? input.rx.message : undefined;
-  if (m !== undefined && result.drop === undefined && CARRIES_FLOW_LABEL.has(m.kind) && m.kind !== 'Error' && ctx.state !== ContextState.IDLE) {
+  if (m !== undefined && result.drop === undefined && CARRIES_ADVERTISEMENTS.has(m.kind) && m.kind !== 'Error' && ctx.state !== ContextState.IDLE) {
     const peer = readFlowLabelDemux(m.options)?.label ?? 0;
     if (ctx.flowLabelPeer !== peer) ctx = { ...ctx, flowLabelPeer: peer };
   }
-  const sends = result.actions.some(carries);
+  const sends = result.actions.some(carriesAdvertisements);
   if (sends && ctx.flowLabelLocal === undefined) ctx = { ...ctx, flowLabelLocal: hooks.allocate(ctx, now) };
   if (ctx === result.ctx && !sends) return result;
-  const option = sends ? flowLabelDemuxOption(ctx.flowLabelLocal ?? 0) : undefined;
-  const actions = option === undefined ? result.actions : result.actions.map((a) => (carries(a) ? { ...a, message: { ...a.message, options: [...a.message.options, option] } as ControlMessage } : a));
+  const actions = sends ? withAdvertisements(result.actions, [flowLabelDemuxOption(ctx.flowLabelLocal ?? 0)]) : result.actions;
   return { ...result, ctx, actions };
 }

@@ -6,9 +6,9 @@
  */
 import { bytesEqual } from '../wire/bytes.js';
 import { NO_NXT_HDR } from '../wire/constants.js';
-import type { I1Message, I2bisMessage, I2Message, R1bisMessage, R1Message, R2Message, UpdateAckMessage, UpdateRequestMessage } from '../wire/control.js';
+import type { ControlMessage, I1Message, I2bisMessage, I2Message, R1bisMessage, R1Message, R2Message, UpdateAckMessage, UpdateRequestMessage } from '../wire/control.js';
 import type { Option } from '../wire/options/index.js';
-import type { ShimContext } from './types.js';
+import type { ContextAction, ShimContext } from './types.js';
 
 const HEAD = { nextHeader: NO_NXT_HDR, reserved1: 0 } as const;
 
@@ -71,4 +71,24 @@ export function updateRequestMessage(ctx: ShimContext, requestNonce: number, opt
 
 export function updateAckMessage(ctx: ShimContext, requestNonce: number): UpdateAckMessage {
   return { kind: 'UpdateAck', ...HEAD, r: 0, receiverContextTag: ctx.ctPeer ?? 0, requestNonce, options: [] };
+}
+
+/**
+ * The messages that carry this host's per-context advertisements, the Keepalive Timeout
+ * option (RFC 5534 §5.3) and the experimental Flow Label Demux option (issue #8): I2,
+ * I2bis, R2 and Update Request.
+ */
+export const CARRIES_ADVERTISEMENTS: ReadonlySet<ControlMessage['kind']> = new Set(['I2', 'I2bis', 'R2', 'UpdateRequest']);
+
+type Carrier = ContextAction & { kind: 'send'; message: Exclude<ControlMessage, { kind: 'Error' }> };
+
+/** Whether an action sends a message that carries the advertisements. */
+export function carriesAdvertisements(a: ContextAction): a is Carrier {
+  return a.kind === 'send' && a.message.kind !== 'Error' && CARRIES_ADVERTISEMENTS.has(a.message.kind);
+}
+
+/** `actions` with `options` appended to every message that carries the advertisements. */
+export function withAdvertisements(actions: readonly ContextAction[], options: readonly Option[]): readonly ContextAction[] {
+  if (options.length === 0) return actions;
+  return actions.map((a) => (carriesAdvertisements(a) ? { ...a, message: { ...a.message, options: [...a.message.options, ...options] } as ControlMessage } : a));
 }

@@ -17,9 +17,10 @@
  */
 import { bytesEqual, readU32, writeU32 } from '../wire/bytes.js';
 import { LocatorFlag, NO_NXT_HDR, ProbeState } from '../wire/constants.js';
-import type { ControlMessage, KeepaliveMessage, ProbeMessage } from '../wire/control.js';
+import type { KeepaliveMessage, ProbeMessage } from '../wire/control.js';
 import type { Option } from '../wire/options/index.js';
 import { hasAddress } from './locators.js';
+import { CARRIES_ADVERTISEMENTS, carriesAdvertisements, withAdvertisements } from './messages.js';
 import { ContextState, type ContextAction, type ContextEnv, type ContextInput, type ShimContext, type StepResult } from './types.js';
 import { KEEPALIVE_TIMEOUT_MS_OPTION_TYPE, SEND_TIMEOUT_MS, type ReapConfig } from '../reap/constants.js';
 import { advertisedSeconds, initialReap, reapDeadline, reapIgnores, reapStep } from '../reap/machine.js';
@@ -70,7 +71,6 @@ export function readKeepaliveTimeout(options: readonly Option[]): { readonly ms:
   return seconds === undefined || seconds === 0 ? undefined : { ms: seconds * 1000, fine: false };
 }
 
-const CARRIES_KEEPALIVE_TIMEOUT: ReadonlySet<ControlMessage['kind']> = new Set(['I2', 'I2bis', 'R2', 'UpdateRequest']);
 
 function keepaliveMessage(ctx: ShimContext): KeepaliveMessage {
   return { kind: 'Keepalive', nextHeader: NO_NXT_HDR, reserved1: 0, r: 0, receiverContextTag: ctx.ctPeer ?? 0, reserved2: 0, options: [] };
@@ -174,10 +174,8 @@ export function withReap(before: ShimContext, result: StepResult, input: Context
   if (!active(env)) return result;
   // Our Keepalive Timeout goes into every I2, I2bis, R2 and Update Request we send (§5.3), in any STATE.
   const kto = keepaliveTimeoutOptions(env.reap);
-  const carries = (a: ContextAction): boolean => a.kind === 'send' && CARRIES_KEEPALIVE_TIMEOUT.has(a.message.kind);
-  const needsOption = kto.length > 0 && result.actions.some(carries);
-  const withOption = (list: readonly ContextAction[]): readonly ContextAction[] =>
-    !needsOption ? list : list.map((a) => (carries(a) && a.kind === 'send' && a.message.kind !== 'Error' ? { ...a, message: { ...a.message, options: [...a.message.options, ...kto] } as ControlMessage } : a));
+  const needsOption = kto.length > 0 && result.actions.some(carriesAdvertisements);
+  const withOption = (list: readonly ContextAction[]): readonly ContextAction[] => (needsOption ? withAdvertisements(list, kto) : list);
   let ctx = result.ctx;
   if (ctx.state !== ContextState.ESTABLISHED) {
     const drop = ctx.reap !== undefined && ctx.state !== ContextState.I2BIS_SENT;
@@ -188,7 +186,7 @@ export function withReap(before: ShimContext, result: StepResult, input: Context
   const fresh = ctx.reap === undefined;
   if (fresh) ctx = { ...ctx, reap: initialReap(ctx, now, env as ReapEnv) };
   const m = input.kind === 'control' ? input.rx.message : undefined;
-  if (m !== undefined && m.kind !== 'Error' && result.drop === undefined && CARRIES_KEEPALIVE_TIMEOUT.has(m.kind)) {
+  if (m !== undefined && m.kind !== 'Error' && result.drop === undefined && CARRIES_ADVERTISEMENTS.has(m.kind)) {
     const kt = readKeepaliveTimeout(m.options);
     if (kt !== undefined) ctx = run(ctx, { kind: 'keepalive-timeout', ms: kt.ms, fine: kt.fine }, now, env, out);
   }
