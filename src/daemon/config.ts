@@ -19,7 +19,7 @@ import { formatIpv6, parseIpv6, unicastProblem } from '../wire/address.js';
 
 export { unicastProblem };
 import { CONTEXT_TAG_MAX } from '../wire/constants.js';
-import type { ReapMode } from '../reap/constants.js';
+import type { ReapConfig, ReapMode } from '../reap/constants.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -107,7 +107,15 @@ export interface DaemonConfig {
   readonly identity: IdentityConfig | undefined;
   readonly stateFile: string;
   readonly pollIntervalMs: number;
-  readonly reap: { readonly mode: ReapMode; readonly sendTimeoutMs: number | undefined };
+  /** REAP's profile, and the values that override it (undefined: the profile's). */
+  readonly reap: {
+    readonly mode: ReapMode;
+    readonly sendTimeoutMs: number | undefined;
+    /** How long the primary pair must work again before a context returns to it; 0: never (RFC 5534 has no failback). */
+    readonly failbackHoldDownMs: number | undefined;
+    /** How often the primary pair is probed while a context is away from it. */
+    readonly failbackProbeIntervalMs: number | undefined;
+  };
   readonly establish: EstablishConfig;
   /** Prometheus metrics over HTTP on a loopback address (the control socket's `metrics` op works regardless). */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
@@ -307,7 +315,7 @@ const TOP_KEYS = ['interfaces', 'locators', 'tun', 'fwmark', 'routeTable', 'rule
 const FLOW_LABEL_KEYS = ['enabled', 'first', 'last', 'quarantineMs', 'maxLabels', 'interceptDevice', 'routeTable'] as const;
 const IDENTITY_KEYS = ['prefixes'] as const;
 const PREFIX_KEYS = ['prefix', 'interface'] as const;
-const REAP_KEYS = ['mode', 'sendTimeoutMs'] as const;
+const REAP_KEYS = ['mode', 'sendTimeoutMs', 'failbackHoldDownMs', 'failbackProbeIntervalMs'] as const;
 const ESTABLISH_KEYS = ['peers', 'auto', 'afterPackets', 'afterMs'] as const;
 const METRICS_KEYS = ['listen'] as const;
 const REAP_MODES: readonly ReapMode[] = ['fast', 'rfc', 'off'];
@@ -494,7 +502,7 @@ function validateIdentity(c: Checker, v: unknown): IdentityConfig | undefined {
 }
 
 function validateReap(c: Checker, v: unknown): DaemonConfig['reap'] {
-  const dflt = { mode: CONFIG_DEFAULTS.reapMode, sendTimeoutMs: undefined };
+  const dflt = { mode: CONFIG_DEFAULTS.reapMode, sendTimeoutMs: undefined, failbackHoldDownMs: undefined, failbackProbeIntervalMs: undefined };
   if (v === undefined) return dflt;
   const o = c.object(v, 'reap', REAP_KEYS);
   if (o === undefined) return dflt;
@@ -504,10 +512,26 @@ function validateReap(c: Checker, v: unknown): DaemonConfig['reap'] {
     if (typeof mv === 'string' && (REAP_MODES as readonly string[]).includes(mv)) mode = mv as ReapMode;
     else c.add('reap.mode', `must be one of ${REAP_MODES.join(', ')}`);
   }
-  const sv = c.field(o, 'reap', 'sendTimeoutMs', false);
+  const ms = (key: typeof REAP_KEYS[number], min: number, max: number): number | undefined => {
+    const x = c.field(o, 'reap', key, false);
+    return x === undefined ? undefined : c.uint(x, `reap.${key}`, min, max, false);
+  };
   // RFC 5534 §5.3 carries the Keepalive Timeout in seconds up to 2^16-1.
-  const sendTimeoutMs = sv === undefined ? undefined : c.uint(sv, 'reap.sendTimeoutMs', 100, 65_535_000, false);
-  return { mode, sendTimeoutMs };
+  const sendTimeoutMs = ms('sendTimeoutMs', 100, 65_535_000);
+  // 0 turns failback off; otherwise at least 100 ms, at most a day.
+  const failbackHoldDownMs = ms('failbackHoldDownMs', 0, 86_400_000);
+  if (failbackHoldDownMs !== undefined && failbackHoldDownMs > 0 && failbackHoldDownMs < 100) c.add('reap.failbackHoldDownMs', 'must be 0 (no failback) or at least 100');
+  const failbackProbeIntervalMs = ms('failbackProbeIntervalMs', 100, 3_600_000);
+  return { mode, sendTimeoutMs, failbackHoldDownMs, failbackProbeIntervalMs };
+}
+
+/** The profile and the fields the file sets, for resolveReapConfig (src/reap/constants.ts). */
+export function reapOverrides(r: DaemonConfig['reap']): Partial<ReapConfig> {
+  const out: { -readonly [K in keyof ReapConfig]?: ReapConfig[K] } = { mode: r.mode };
+  if (r.sendTimeoutMs !== undefined) out.sendTimeoutMs = r.sendTimeoutMs;
+  if (r.failbackHoldDownMs !== undefined) out.failbackHoldDownMs = r.failbackHoldDownMs;
+  if (r.failbackProbeIntervalMs !== undefined) out.failbackProbeIntervalMs = r.failbackProbeIntervalMs;
+  return out;
 }
 
 function validateEstablish(c: Checker, v: unknown): EstablishConfig {

@@ -33,7 +33,7 @@ import { DataPlaneError, type ContextSnapshot, type Counters, type DataPlaneCont
 import { addressKey, formatIpv6, parseIpv6, unicastProblem } from '../wire/address.js';
 import { bytesEqual } from '../wire/bytes.js';
 import { verificationMethodCodes, verificationMethodName } from '../wire/verification-method.js';
-import { quote, type DaemonConfig } from './config.js';
+import { quote, reapOverrides, type DaemonConfig } from './config.js';
 import { ControlError, type ContextView, type ControlRequest, type CountersResult, type EstablishResult, type LocatorsResult, type PcapResult, type ReloadResult, type StatusResult } from './control-protocol.js';
 import { claimSocketPath, ControlServer, type ControlHandler, type ControlServerOptions } from './control-server.js';
 import { RateLimiter, type Log } from './log.js';
@@ -389,7 +389,7 @@ export class Daemon implements ControlHandler {
       identity,
       provider: this.options.provider ?? nodeCryptoProvider,
       random: this.options.random ?? nodeRandom,
-      reap: { mode: cfg.reap.mode, ...(cfg.reap.sendTimeoutMs === undefined ? {} : { sendTimeoutMs: cfg.reap.sendTimeoutMs }) },
+      reap: reapOverrides(cfg.reap),
       establish: cfg.establish,
       ...(cfg.flowLabel === undefined ? {} : { flowLabel: { first: cfg.flowLabel.first, last: cfg.flowLabel.last, quarantineMs: cfg.flowLabel.quarantineMs, maxLabels: cfg.flowLabel.maxLabels } }),
       now: this.now,

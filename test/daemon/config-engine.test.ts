@@ -7,7 +7,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_DEFAULTS, CONFIG_LIMITS, ConfigError, parseConfig, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
+import { CONFIG_DEFAULTS, CONFIG_LIMITS, ConfigError, parseConfig, reapOverrides, validateConfig, type DaemonConfig } from '../../src/daemon/config.js';
+import { FAST_REAP_CONFIG, resolveReapConfig } from '../../src/reap/constants.js';
 import { formatIpv6 } from '../../src/wire/address.js';
 import { configIssues as issues, onlyConfigIssue as only } from './config.util.js';
 
@@ -81,6 +82,20 @@ describe('good engine configurations', () => {
   it('each reap mode; each part of establish on its own; every loopback listen form', () => {
     for (const mode of ['fast', 'rfc', 'off'] as const) expect(validateConfig({ ...minimal(), reap: { mode } }).reap).toEqual({ mode, sendTimeoutMs: undefined });
     expect(validateConfig({ ...minimal(), reap: {} }).reap).toEqual({ mode: 'fast', sendTimeoutMs: undefined });
+    expect(reapOverrides(validateConfig({ ...minimal(), reap: {} }).reap)).toEqual({ mode: 'fast' });
+  });
+
+  it('failback: off with 0, a hold-down and a probe interval at their bounds, and what reaches REAP', () => {
+    const off = validateConfig({ ...minimal(), reap: { failbackHoldDownMs: 0 } }).reap;
+    expect(off).toEqual({ mode: 'fast', sendTimeoutMs: undefined, failbackHoldDownMs: 0, failbackProbeIntervalMs: undefined });
+    expect(resolveReapConfig(reapOverrides(off)).failbackHoldDownMs).toBe(0);
+    const lo = validateConfig({ ...minimal(), reap: { mode: 'rfc', failbackHoldDownMs: 100, failbackProbeIntervalMs: 100 } }).reap;
+    expect(reapOverrides(lo)).toEqual({ mode: 'rfc', failbackHoldDownMs: 100, failbackProbeIntervalMs: 100 });
+    const hi = validateConfig({ ...minimal(), reap: { sendTimeoutMs: 2000, failbackHoldDownMs: 86_400_000, failbackProbeIntervalMs: 3_600_000 } }).reap;
+    const resolved = resolveReapConfig(reapOverrides(hi));
+    expect(resolved).toMatchObject({ mode: 'fast', sendTimeoutMs: 2000, failbackHoldDownMs: 86_400_000, failbackProbeIntervalMs: 3_600_000 });
+    // The rest stays the profile's.
+    expect(resolved.initialProbeTimeoutMs).toBe(FAST_REAP_CONFIG.initialProbeTimeoutMs);
     expect(validateConfig({ ...minimal(), establish: {} }).establish).toEqual({ peers: [], auto: true, afterPackets: 50, afterMs: 10_000 });
     expect(validateConfig({ ...minimal(), establish: { auto: false } }).establish).toEqual({ peers: [], auto: false, afterPackets: 50, afterMs: 10_000 });
     expect(validateConfig({ ...minimal(), establish: { afterPackets: 3 } }).establish.afterPackets).toBe(3);
@@ -190,6 +205,15 @@ describe('bad values name their JSON path', () => {
     ['sendTimeoutMs fractional', (d) => { d.reap.sendTimeoutMs = 1000.5; }, 'reap.sendTimeoutMs'],
     ['sendTimeoutMs a string', (d) => { d.reap.sendTimeoutMs = '1000'; }, 'reap.sendTimeoutMs'],
     ['sendTimeoutMs hex', (d) => { d.reap.sendTimeoutMs = '0x3e8'; }, 'reap.sendTimeoutMs'],
+    ['failbackHoldDownMs 99 (neither off nor a real hold-down)', (d) => { d.reap.failbackHoldDownMs = 99; }, 'reap.failbackHoldDownMs', /0 \(no failback\) or at least 100/],
+    ['failbackHoldDownMs 1', (d) => { d.reap.failbackHoldDownMs = 1; }, 'reap.failbackHoldDownMs'],
+    ['failbackHoldDownMs over a day', (d) => { d.reap.failbackHoldDownMs = 86_400_001; }, 'reap.failbackHoldDownMs', /0\.\.86400000/],
+    ['failbackHoldDownMs negative', (d) => { d.reap.failbackHoldDownMs = -1; }, 'reap.failbackHoldDownMs'],
+    ['failbackHoldDownMs a boolean', (d) => { d.reap.failbackHoldDownMs = false; }, 'reap.failbackHoldDownMs'],
+    ['failbackProbeIntervalMs 99', (d) => { d.reap.failbackProbeIntervalMs = 99; }, 'reap.failbackProbeIntervalMs', /100\.\.3600000/],
+    ['failbackProbeIntervalMs 0', (d) => { d.reap.failbackProbeIntervalMs = 0; }, 'reap.failbackProbeIntervalMs'],
+    ['failbackProbeIntervalMs over an hour', (d) => { d.reap.failbackProbeIntervalMs = 3_600_001; }, 'reap.failbackProbeIntervalMs'],
+    ['failbackProbeIntervalMs fractional', (d) => { d.reap.failbackProbeIntervalMs = 500.5; }, 'reap.failbackProbeIntervalMs'],
     // establish
     ['establish not an object', (d) => { d.establish = true; }, 'establish'],
     ['peers not an array', (d) => { d.establish.peers = '2001:db8:1:b::1'; }, 'establish.peers'],
@@ -304,7 +328,7 @@ describe('no document makes validateConfig misbehave', () => {
   });
 
   it('arbitrary JSON objects whose keys are the real ones', () => {
-    const key = fc.constantFrom('identity', 'prefixes', 'prefix', 'interface', 'stateFile', 'pollIntervalMs', 'reap', 'mode', 'sendTimeoutMs', 'establish', 'peers', 'auto', 'afterPackets', 'afterMs', 'metrics', 'listen', 'locators', 'contexts', '__proto__', 'constructor', 'toString');
+    const key = fc.constantFrom('identity', 'prefixes', 'prefix', 'interface', 'stateFile', 'pollIntervalMs', 'reap', 'mode', 'sendTimeoutMs', 'failbackHoldDownMs', 'failbackProbeIntervalMs', 'establish', 'peers', 'auto', 'afterPackets', 'afterMs', 'metrics', 'listen', 'locators', 'contexts', '__proto__', 'constructor', 'toString');
     const leaf = fc.oneof(fc.jsonValue({ maxDepth: 1 }), fc.constantFrom('2001:db8:1:a::/64', '2001:db8::1', '[::1]:9464', '/a/b', 'fast', 'eth0', 50, 100, true));
     const doc = fc.letrec<{ node: unknown }>((tie) => ({
       node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(key, tie('node'), { maxKeys: 6 })),
