@@ -3,7 +3,7 @@
  * The failover harness from the command line (root only):
  *
  *   node dist/examples/harness/cli.js run --mode MODE [--traffic T]... [--failure F]...
- *        [--warmup MS] [--after MS] [--isps N] [--core-hops N] [--pcap] [--out DIR]
+ *        [--warmup MS] [--after MS] [--isps N] [--core-hops N] [--failback MS[:PROBE_MS]] [--pcap] [--out DIR]
  *   node dist/examples/harness/cli.js run --scenario FILE.json
  *   node dist/examples/harness/cli.js up [--isps N] [--core-hops N] [--run-id ID]
  *   node dist/examples/harness/cli.js down --run-id ID
@@ -16,6 +16,8 @@
  *   isp-down:K   isp-up:K   flap:LINK:DOWN_MS:UP_MS:COUNT[:loss|down]   repair[:LINK]
  *   e.g. --failure loss:a1@0 --failure repair@3000
  * Links: a1, b2 (host links), i1.0 (ISP1's core chain), x1a (ISP1's edge at A to the ix).
+ * --failback (shim6 modes): shim6d's reap.failbackHoldDownMs (0: none) and
+ * reap.failbackProbeIntervalMs, e.g. --failback 2000:500 to watch a return after repair.
  *
  * `run` prints the report's path and its metrics table; `up` builds a topology and keeps
  * it until Ctrl-C (then removes it); `down` removes what a killed run left.
@@ -29,7 +31,7 @@ import { planTopology, type TopologySpec } from './spec.js';
 import { NS_PREFIX, Topology } from './topology.js';
 import { parseTraffic } from './traffic.js';
 
-const USAGE = `usage: cli.js run --mode MODE [--traffic T]... [--failure F]... [--warmup MS] [--after MS] [--isps N] [--core-hops N] [--pcap] [--out DIR]
+const USAGE = `usage: cli.js run --mode MODE [--traffic T]... [--failure F]... [--warmup MS] [--after MS] [--isps N] [--core-hops N] [--failback MS[:PROBE_MS]] [--pcap] [--out DIR]
        cli.js run --scenario FILE.json
        cli.js up [--isps N] [--core-hops N] [--run-id ID]
        cli.js down --run-id ID
@@ -48,6 +50,13 @@ const int = (s: string, what: string): number => {
   return n;
 };
 
+/** `--failback MS[:PROBE_MS]` as shim6d's reap keys. */
+function failbackOf(v: string): { failbackHoldDownMs: number; failbackProbeIntervalMs?: number } {
+  const m = /^([0-9]{1,8})(?::([0-9]{1,7}))?$/.exec(v);
+  if (m === null) usage(`--failback: '${v}' is not MS or MS:PROBE_MS`);
+  return { failbackHoldDownMs: Number(m[1]), ...(m[2] === undefined ? {} : { failbackProbeIntervalMs: Number(m[2]) }) };
+}
+
 function topologyOf(v: Record<string, unknown>): TopologySpec {
   return {
     ...(v['isps'] === undefined ? {} : { isps: int(String(v['isps']), '--isps') }),
@@ -62,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       mode: { type: 'string' }, traffic: { type: 'string', multiple: true }, failure: { type: 'string', multiple: true },
       warmup: { type: 'string' }, after: { type: 'string' }, isps: { type: 'string' }, 'core-hops': { type: 'string' },
-      pcap: { type: 'boolean' }, out: { type: 'string' }, scenario: { type: 'string' }, 'run-id': { type: 'string' },
+      pcap: { type: 'boolean' }, out: { type: 'string' }, scenario: { type: 'string' }, 'run-id': { type: 'string' }, failback: { type: 'string' },
     },
     strict: true,
   });
@@ -86,7 +95,9 @@ async function main(argv: string[]): Promise<number> {
         ...(values.after === undefined ? {} : { afterMs: int(values.after, '--after') }),
         ...(values.pcap === true ? { pcap: true } : {}),
         ...(values.out === undefined ? {} : { outDir: values.out }),
+        ...(values.failback === undefined ? {} : { shim6: { reapSettings: failbackOf(values.failback) } }),
       };
+      if (values.failback !== undefined && !mode.startsWith('shim6')) usage('--failback is for the shim6 modes');
     }
     const r = await runScenario(spec);
     console.log(readFileSync(`${r.runDir}/report.md`, 'utf8'));

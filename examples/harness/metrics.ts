@@ -15,7 +15,8 @@
  *   mean rate is at least 80 % of the new path's rate; minus the failure time.
  * - Path and flaps: each 100 ms the interface of hA that sent most bytes (when it sent at
  *   least a fifth of the typical bin before the failure) is the path; a switch is the
- *   first change of path after the failure, and flaps are the changes after that.
+ *   first change of path after the failure, and flaps are the changes after that, except
+ *   the failback: the first return to the initial path after the failure was repaired.
  */
 import type { Gap, ReceiverReport, SenderReport, TrafficSpec } from './traffic.js';
 
@@ -42,6 +43,9 @@ export interface PathSummary {
   readonly changes: readonly PathChange[];
   /** First change after the failure (epoch ms), null when none. */
   readonly switchAtMs: number | null;
+  /** The first return to the initial path after the repair (epoch ms), null when none or no repair. */
+  readonly failbackAtMs: number | null;
+  /** Changes after the switch, the failback excepted. */
   readonly flaps: number;
 }
 
@@ -149,8 +153,11 @@ export function flowMetrics(spec: TrafficSpec, recv: ReceiverReport | undefined,
   };
 }
 
-/** The path (dominant sending interface of hA) over time, its switch and its flaps. */
-export function pathSummary(samples: readonly PathSample[], failMs: number | null): PathSummary {
+/**
+ * The path (dominant sending interface of hA) over time, its switch, its failback and its
+ * flaps. `repairMs`: when the failure was repaired (epoch ms), if it was.
+ */
+export function pathSummary(samples: readonly PathSample[], failMs: number | null, repairMs: number | null = null): PathSummary {
   const totals = samples.map((s) => Object.values(s.tx).reduce((a, b) => a + b, 0));
   const beforeTotals = samples.map((s, i) => (failMs === null || s.atMs < failMs ? totals[i]! : 0)).filter((x) => x > 0);
   const typical = beforeTotals.length === 0 ? 0 : median(beforeTotals);
@@ -168,10 +175,12 @@ export function pathSummary(samples: readonly PathSample[], failMs: number | nul
     current = best;
   });
   const afterFailure = failMs === null ? [] : changes.filter((c) => c.atMs + 100 > failMs);
+  const failback = repairMs === null || initial === null ? undefined : afterFailure.slice(1).find((c) => c.atMs + 100 > repairMs && c.to === initial);
   return {
     initial,
     changes,
     switchAtMs: afterFailure[0]?.atMs ?? null,
-    flaps: Math.max(0, afterFailure.length - 1),
+    failbackAtMs: failback?.atMs ?? null,
+    flaps: Math.max(0, afterFailure.length - 1 - (failback === undefined ? 0 : 1)),
   };
 }

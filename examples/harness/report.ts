@@ -141,7 +141,8 @@ export function markdownReport(r: ReportInput): string {
     out.push(`| ${f.label} | ${first} | ${ms(m.backTo80Ms)} | ${rates} | ${m.lostBytes} / ${m.duplicatedBytes} / ${m.corruptBytes} | ${m.completed ? 'yes' : 'no'}, ${m.verified ? 'yes' : 'no'} |`);
   }
   out.push('');
-  out.push(`Path of hA's traffic: started on ${r.path.initial ?? '–'}; ${r.path.changes.length} change(s); flaps after the first switch: ${r.path.flaps}.`);
+  const back = r.path.failbackAtMs === null ? '' : ` back on ${r.path.initial ?? '–'} after the repair;`;
+  out.push(`Path of hA's traffic: started on ${r.path.initial ?? '–'}; ${r.path.changes.length} change(s);${back} flaps after the first switch: ${r.path.flaps}.`);
   out.push('');
   out.push(`![throughput](${r.svgFile})`);
   return `${out.join('\n')}\n`;

@@ -288,7 +288,9 @@ export async function runScenario(spec: ScenarioSpec, existing?: Topology): Prom
         errors: f.errors,
       };
     });
-    const path = pathSummary(sampler.samples, failureMs);
+    // The failure's repair: the first repair, link-up or isp-up after it.
+    const repair = failureMs === null ? undefined : faults.events.find((e) => e.atMs > failureMs && (e.action.kind === 'repair' || e.action.kind === 'link-up' || e.action.kind === 'isp-up'));
+    const path = pathSummary(sampler.samples, failureMs, repair?.atMs ?? null);
     let shim6FailoverMs: number | null = null;
     const ctxs = modeStatus[`contexts_${hA}`];
     if (ctxs !== undefined && Array.isArray(ctxs)) {
@@ -323,6 +325,7 @@ function writeOutputs(spec: ScenarioSpec, r: ScenarioResult): void {
   const sw = r.flows[0]?.metrics.switchAtMs ?? null;
   if (sw !== null && r.flows[0]?.metrics.interrupted === true) markers.push({ atMs: sw, label: `first data after failure (+${Math.round(sw - (r.times.failureMs ?? sw))} ms)`, kind: 'switch' });
   if (r.shim6FailoverMs !== null) markers.push({ atMs: r.shim6FailoverMs, label: 'shim6 lastFailover', kind: 'switch' });
+  if (r.path.failbackAtMs !== null) markers.push({ atMs: r.path.failbackAtMs, label: 'back on the initial path', kind: 'switch' });
   const segs: [number, number, string][] = [];
   const samples = r.path.samples;
   for (const s of samples) {

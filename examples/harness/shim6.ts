@@ -31,6 +31,8 @@ export interface Shim6Options {
   readonly logLevel?: string;
   /** The experimental flow-label mode (issue #8) on every shim6d. */
   readonly flowLabel?: boolean;
+  /** `reap` keys of the daemon's configuration over the profile (e.g. a short failback hold-down). */
+  readonly reapSettings?: { readonly failbackHoldDownMs?: number; readonly failbackProbeIntervalMs?: number; readonly sendTimeoutMs?: number };
 }
 
 export class Shim6Unsupported extends Error {
@@ -70,14 +72,14 @@ export interface Shim6Context {
 }
 
 /** The daemon configuration of the contract, for one host. */
-export function shim6Config(topo: Topology, site: Site, sockDir: string, reap: ReapProfile, afterPackets = 5, logLevel = 'info', flowLabel = false): Record<string, unknown> {
+export function shim6Config(topo: Topology, site: Site, sockDir: string, reap: ReapProfile, afterPackets = 5, logLevel = 'info', flowLabel = false, reapSettings: Shim6Options['reapSettings'] = {}): Record<string, unknown> {
   const host = topo.host(site);
   return {
     identity: { prefixes: topo.plan.hosts[site].locators.map((l) => ({ prefix: l.prefix, interface: l.ifname })) },
     stateFile: join(sockDir, `${host}.state`),
     controlSocket: shim6Socket(topo, site),
     tun: { name: 'shim6tun0' },
-    reap: { mode: reap },
+    reap: { mode: reap, ...reapSettings },
     establish: { afterPackets },
     logLevel,
     ...(flowLabel ? { flowLabel: { enabled: true } } : {}),
@@ -153,7 +155,7 @@ export async function startShim6(topo: Topology, o: Shim6Options, name: ModeName
   try {
     for (const s of sites) {
       const file = join(o.runDir, `${topo.host(s)}.shim6d.json`);
-      writeFileSync(file, `${JSON.stringify(shim6Config(topo, s, sockDir, o.reap, o.afterPackets, o.logLevel, o.flowLabel), null, 2)}\n`);
+      writeFileSync(file, `${JSON.stringify(shim6Config(topo, s, sockDir, o.reap, o.afterPackets, o.logLevel, o.flowLabel, o.reapSettings), null, 2)}\n`);
       daemons.set(s, topo.spawn(topo.host(s), [process.execPath, SCRIPTS.shim6d, '--config', file], { logFile: join(o.runDir, `${topo.host(s)}.shim6d.log`) }));
     }
     for (const s of sites) {

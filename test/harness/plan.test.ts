@@ -151,7 +151,13 @@ describe('failover metrics', () => {
     expect(p.switchAtMs).toBe(ORIGIN + 3300);
     expect(p.changes.map((c) => c.to)).toEqual(['eth2', 'eth1', 'eth2']);
     expect(p.flaps).toBe(2);
-    expect(pathSummary([s(0, 90_000, 0), s(31, 80_000, 0)], FAIL)).toMatchObject({ initial: 'eth1', switchAtMs: null, flaps: 0 });
+    expect(pathSummary([s(0, 90_000, 0), s(31, 80_000, 0)], FAIL)).toMatchObject({ initial: 'eth1', switchAtMs: null, failbackAtMs: null, flaps: 0 });
+    // Repaired at 3.8 s: the return at 4.0 s is the failback, the change at 4.5 s a flap.
+    expect(pathSummary(samples, FAIL, ORIGIN + 3800)).toMatchObject({ switchAtMs: ORIGIN + 3300, failbackAtMs: ORIGIN + 4000, flaps: 1 });
+    // Repaired only at 4.2 s: the return at 4.0 s came before it, so it is a flap, and no failback follows.
+    expect(pathSummary(samples, FAIL, ORIGIN + 4200)).toMatchObject({ failbackAtMs: null, flaps: 2 });
+    // Switch, repair, failback, nothing else: no flap.
+    expect(pathSummary(samples.slice(0, 6), FAIL, ORIGIN + 3500)).toMatchObject({ failbackAtMs: ORIGIN + 4000, flaps: 0 });
   });
 });
 

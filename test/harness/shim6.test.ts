@@ -1,14 +1,17 @@
 /**
  * The harness's shim6 mode end to end (examples/harness/shim6.ts): shim6d on both
  * hosts with an HBA identity over their two prefixes and REAP's fast profile, a TCP and
- * a UDP session between the ULIDs, and the ISP1 path failing three ways: silent loss in
- * both directions, in one direction, and the link going down. Each time both sessions
- * go on with no byte corrupted or duplicated (TCP: every byte, verified), and the
+ * a UDP session between the ULIDs, and the ISP1 path failing in every way the harness
+ * injects: silent loss in both directions, in one direction, the link going down, the
+ * whole of ISP1, a link inside ISP1's core, 50 % loss, flapping, and a failure that is
+ * repaired (the context returns to ISP1 after a short failback hold-down, and only
+ * once). Each time both sessions go on with no byte corrupted or duplicated (TCP: every
+ * byte, verified), and the
  * capture of hA's interfaces shows the context exchange (I1/R1/I2/R2, or §7.4's
  * concurrent I1/R2 when both heuristics fire together), REAP probes, and payload
  * packets (Next Header 140) after the failure. A peer without shim6d keeps talking to a host that
  * runs it. No timing assertions. Needs root (describeNetns) and a shim6d that accepts
- * the identity configuration (skipped otherwise, unless SHIM6_REQUIRE_NETNS=1). ~50 s.
+ * the identity configuration (skipped otherwise, unless SHIM6_REQUIRE_NETNS=1). ~3 min.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +32,8 @@ function contextsOf(r: ScenarioResult, host: 'hA' | 'hB'): Shim6Context[] {
   return Array.isArray(v) ? (v as Shim6Context[]) : [];
 }
 
-/** Both sessions completed with integrity, on the ULIDs. */
-function expectSurvived(r: ScenarioResult): void {
+/** Both sessions completed with integrity, on the ULIDs, and hA's context moved to ISP2 (or, `onIsp1`, is back on ISP1). */
+function expectSurvived(r: ScenarioResult, on: 'isp2' | 'isp1' = 'isp2'): void {
   const [t, u] = r.flows;
   expect(t!.errors).toEqual([]);
   expect(t!.metrics).toMatchObject({ completed: true, verified: true, lostBytes: 0, duplicatedBytes: 0, corruptBytes: 0 });
@@ -42,11 +45,12 @@ function expectSurvived(r: ScenarioResult): void {
   const ctx = contextsOf(r, 'hA').find((c) => c.peerUlid === t!.dst);
   expect(ctx?.state).toBe('ESTABLISHED');
   expect(ctx?.failovers ?? 0).toBeGreaterThan(0);
-  expect(ctx?.currentPair?.local.startsWith('2001:db8:2:a:')).toBe(true); // moved to ISP2
+  const prefix = on === 'isp2' ? '2001:db8:2:a:' : '2001:db8:1:a:';
+  expect(ctx?.currentPair?.local.startsWith(prefix), `current pair ${JSON.stringify(ctx?.currentPair)}`).toBe(true);
 }
 
-function runFailure(name: string, action: FaultAction, pcap = false): Promise<ScenarioResult> {
-  return runScenario({ ...base, name, mode: 'shim6-fast', traffic, pcap, failures: [{ atMs: 0, action }] });
+function runFailure(name: string, action: FaultAction, pcap = false, extra: Partial<ScenarioSpec> = {}): Promise<ScenarioResult> {
+  return runScenario({ ...base, name, mode: 'shim6-fast', traffic, pcap, failures: [{ atMs: 0, action }], ...extra });
 }
 
 if (!support.ok && process.env['SHIM6_REQUIRE_NETNS'] !== '1') {
@@ -86,6 +90,46 @@ if (!support.ok && process.env['SHIM6_REQUIRE_NETNS'] !== '1') {
     it('link down: TCP and UDP go on', async () => {
       expectSurvived(await runFailure('shim6-linkdown', { kind: 'link-down', link: 'a1' }));
     }, 90_000);
+
+    it('ISP1 fails as a whole: TCP and UDP go on over ISP2', async () => {
+      expectSurvived(await runFailure('shim6-isp', { kind: 'isp-down', isp: 1 }));
+    }, 90_000);
+
+    it('a link inside ISP1\'s core fails, away from both hosts: TCP and UDP go on over ISP2', async () => {
+      const r = await runFailure('shim6-core', { kind: 'loss', link: 'i1.0' }, false, { topology: { coreHops: 1 } });
+      expectSurvived(r);
+      const drops = JSON.stringify(r.drops);
+      expect(drops).toMatch(/loss_/); // the loss was applied inside the core, and counted
+    }, 90_000);
+
+    it('50 % loss both ways on the ISP1 link: the sessions complete intact (REAP moves them once a Send Timeout passes unanswered)', async () => {
+      const r = await runFailure('shim6-partial', { kind: 'loss', link: 'a1', percent: 50 });
+      expectSurvived(r);
+      expect(r.flows[1]!.metrics.lostBytes).toBeGreaterThan(0); // UDP lost some on the way
+    }, 90_000);
+
+    it('ISP1 flaps (800 ms down, 1200 ms up, 3 times): the sessions go on, and the context stays on ISP2 (failback holds down 30 s): no flapping', async () => {
+      const r = await runFailure('shim6-flap', { kind: 'flap', link: 'a1', downMs: 800, upMs: 1200, count: 3 });
+      expectSurvived(r);
+      expect(r.path.switchAtMs).not.toBeNull();
+      expect(r.path.flaps).toBe(0);
+      expect(contextsOf(r, 'hA').find((c) => c.peerUlid === r.flows[0]!.dst)?.failovers).toBe(1);
+    }, 90_000);
+
+    it('repair: ISP1 fails and comes back; after the failback hold-down (1.5 s here) the context returns to ISP1, once, with no byte lost', async () => {
+      const r = await runScenario({
+        ...base, afterMs: 7000, name: 'shim6-repair', mode: 'shim6-fast', traffic,
+        shim6: { reapSettings: { failbackHoldDownMs: 1500, failbackProbeIntervalMs: 300 } },
+        failures: [{ atMs: 0, action: { kind: 'isp-down', isp: 1 } }, { atMs: 2500, action: { kind: 'isp-up', isp: 1 } }],
+      });
+      expectSurvived(r, 'isp1');
+      expect(r.path.switchAtMs).not.toBeNull();
+      expect(r.path.failbackAtMs).not.toBeNull();
+      expect(r.path.flaps).toBe(0);
+      const ctx = contextsOf(r, 'hA').find((c) => c.peerUlid === r.flows[0]!.dst)!;
+      expect(ctx.failovers).toBe(2); // away, and back
+      expect(ctx.currentPair).toEqual({ local: ctx.localUlid, peer: ctx.peerUlid });
+    }, 120_000);
 
     it('a peer without shim6d keeps working without the shim', async () => {
       const r = await runScenario({ ...base, afterMs: 2500, name: 'shim6-nopeer', mode: 'shim6-fast', traffic, shim6: { sites: ['a'] }, failures: [] });
