@@ -8,6 +8,9 @@
  *   oneway    100 % loss on that link from hA toward ISP1 only
  *   linkdown  that link goes down (ISP1's end: hA sees its carrier go)
  *   isp       all of ISP1 fails silently
+ *   partial   50 % loss on hA's link to ISP1, both directions
+ *   flap      that link fails silently for 800 ms, works for 1200 ms, three times
+ *   repair    ISP1 fails, and is back 2 s later
  *
  * One Markdown table per failure mode: medians over the repetitions (min–max when they
  * differ) of the TCP flow's first data after the failure and time back to 80 % of the
@@ -26,17 +29,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FaultAction } from '../harness/faults.js';
+import { describeAction, type FaultEvent } from '../harness/faults.js';
 import type { ModeName } from '../harness/modes.js';
 import { runScenario, type ScenarioResult } from '../harness/scenario.js';
 import { shim6Support } from '../harness/shim6.js';
 
 export const FAILURES = {
-  silent: { kind: 'loss', link: 'a1' },
-  oneway: { kind: 'loss', link: 'a1', dir: 'a-to-b' },
-  linkdown: { kind: 'link-down', link: 'a1' },
-  isp: { kind: 'isp-down', isp: 1 },
-} as const satisfies Record<string, FaultAction>;
+  silent: [{ atMs: 0, action: { kind: 'loss', link: 'a1' } }],
+  oneway: [{ atMs: 0, action: { kind: 'loss', link: 'a1', dir: 'a-to-b' } }],
+  linkdown: [{ atMs: 0, action: { kind: 'link-down', link: 'a1' } }],
+  isp: [{ atMs: 0, action: { kind: 'isp-down', isp: 1 } }],
+  partial: [{ atMs: 0, action: { kind: 'loss', link: 'a1', percent: 50 } }],
+  flap: [{ atMs: 0, action: { kind: 'flap', link: 'a1', downMs: 800, upMs: 1200, count: 3 } }],
+  repair: [{ atMs: 0, action: { kind: 'isp-down', isp: 1 } }, { atMs: 2000, action: { kind: 'isp-up', isp: 1 } }],
+} as const satisfies Record<string, readonly FaultEvent[]>;
 type FailureName = keyof typeof FAILURES;
 const BENCH_MODES: readonly ModeName[] = ['shim6-fast', 'shim6-fl', 'shim6-rfc', 'mptcp', 'plain', 'tunnel'];
 
@@ -101,7 +107,7 @@ export async function runFailoverBench(): Promise<FailoverBench> {
               warmupMs: 2000,
               afterMs: mode === 'shim6-rfc' ? 30_000 : 5000,
               drainMs: 2000,
-              failures: [{ atMs: 0, action: FAILURES[failure] }],
+              failures: FAILURES[failure],
               outDir: out,
               readyTimeoutMs: 20_000,
             });
@@ -121,7 +127,7 @@ export async function runFailoverBench(): Promise<FailoverBench> {
   lines.push(`TCP paced at 100 Mbit/s and UDP at 10 Mbit/s from hA to hB, ISP1 failing 2 s after the flows are up (shim6: after the context is ESTABLISHED); ${reps} repetition(s); medians (min–max). Took ${((Date.now() - t0) / 60_000).toFixed(1)} min.`);
   lines.push('');
   for (const failure of failures) {
-    lines.push(`### ${failure}: ${describe(FAILURES[failure])}`, '');
+    lines.push(`### ${failure}: ${FAILURES[failure].map((e) => (e.atMs === 0 ? '' : `at +${e.atMs} ms `) + describeAction(e.action)).join(', ')}`, '');
     lines.push('| mode | TCP first data after failure (ms) | TCP back to 80 % (ms) | TCP rate after (Mbit/s) | TCP completed, verified | UDP first data after failure (ms) | UDP lost (bytes) | UDP duplicated (bytes) | flaps |');
     lines.push('|---|---|---|---|---|---|---|---|---|');
     for (const mode of modes) {
@@ -139,15 +145,6 @@ export async function runFailoverBench(): Promise<FailoverBench> {
   for (const e of errors.slice(0, 10)) notes.push(`${e.failure} × ${e.mode} rep ${e.rep + 1}: ${e.error}`);
   if (notes.length > 0) lines.push(...notes.map((n) => `- ${n}`), '');
   return { lines, results };
-}
-
-function describe(a: FaultAction): string {
-  switch (a.kind) {
-    case 'loss': return `100 % loss on ${a.link} (${a.dir ?? 'both'})`;
-    case 'link-down': return `${a.link} goes down`;
-    case 'isp-down': return `ISP${a.isp} fails`;
-    default: return a.kind;
-  }
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
