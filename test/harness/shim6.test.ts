@@ -32,7 +32,7 @@ function contextsOf(r: ScenarioResult, host: 'hA' | 'hB'): Shim6Context[] {
   return Array.isArray(v) ? (v as Shim6Context[]) : [];
 }
 
-/** Both sessions completed with integrity, on the ULIDs, and hA's context moved to ISP2 (or, `onIsp1`, is back on ISP1). */
+/** Both sessions completed with integrity, on the ULIDs, and hA's context is on ISP2 (`on` 'isp1': back on ISP1). */
 function expectSurvived(r: ScenarioResult, on: 'isp2' | 'isp1' = 'isp2'): void {
   const [t, u] = r.flows;
   expect(t!.errors).toEqual([]);
