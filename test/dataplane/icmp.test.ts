@@ -12,7 +12,11 @@ const B2 = addr('2001:db8:2:b::1');
 const R = addr('2001:db8:2:a::ff');
 const TAG_B = 0x5678;
 
-function setup() {
+/**
+ * A data plane whose context 'b' has moved to A2>B2, and one TCP packet through it.
+ * `peerFlowLabel`: the peer's label (flow-label mode); `flowLabel`: the packet's own.
+ */
+function setup(label: { peerFlowLabel?: number; flowLabel?: number } = {}) {
   const tun = new MemoryTun();
   const sender = new MemoryRawSender();
   const icmp = new MemoryRawReceiver(58);
@@ -20,8 +24,9 @@ function setup() {
   dp.addContext({
     name: 'b', localUlid: A1, peerUlid: B1, localLocators: [A1, A2], peerLocators: [B1, B2],
     localContextTag: 0x1234, peerContextTag: TAG_B, currentLocal: A2, currentPeer: B2,
+    ...(label.peerFlowLabel === undefined ? {} : { peerFlowLabel: label.peerFlowLabel }),
   });
-  const original = tcp(A1, B1, 1000, new Uint8Array(1300).map((_, i) => i & 0xff), { hopLimit: 64 });
+  const original = tcp(A1, B1, 1000, new Uint8Array(1300).map((_, i) => i & 0xff), { hopLimit: 64, ...(label.flowLabel === undefined ? {} : { flowLabel: label.flowLabel }) });
   tun.inject(original);
   dp.pumpEgress();
   const wire = sender.sent[0]!;
@@ -150,21 +155,7 @@ describe('errors about our control messages', () => {
 describe('errors about packets sent in flow-label mode (issue #8)', () => {
   const LABEL = 0x9abcd; // the peer's: what A writes instead of the Payload Extension header
 
-  function setupLabel() {
-    const tun = new MemoryTun();
-    const sender = new MemoryRawSender();
-    const icmp = new MemoryRawReceiver(58);
-    const dp = new DataPlane({ tun, sender, shim: new MemoryRawReceiver(140), icmp });
-    dp.addContext({
-      name: 'b', localUlid: A1, peerUlid: B1, localLocators: [A1, A2], peerLocators: [B1, B2],
-      localContextTag: 0x1234, peerContextTag: TAG_B, currentLocal: A2, currentPeer: B2, peerFlowLabel: LABEL,
-    });
-    const original = tcp(A1, B1, 1000, new Uint8Array(1300).map((_, i) => i & 0xff), { hopLimit: 64, flowLabel: 0x11111 });
-    tun.inject(original);
-    dp.pumpEgress();
-    const wire = sender.sent[0]!;
-    return { tun, icmp, dp, original, wire };
-  }
+  const setupLabel = () => setup({ peerFlowLabel: LABEL, flowLabel: 0x11111 });
 
   /** `original` as quoted after translation: the ULIDs back, the label as it was sent. */
   function quoted(original: Uint8Array, n: number): Uint8Array {
