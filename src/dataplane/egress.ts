@@ -28,6 +28,7 @@
  * Works in place on the batch and compacts it to the packets to send. No allocation.
  */
 import type { PacketBatch } from '../io/batch.js';
+import { ipv6PacketLength } from '../wire/ipv6.js';
 import { C, type FastPathTable } from './fastpath.js';
 import type { Demux } from './demux.js';
 import { RetransmitVerdict, type RetransmitDetector } from './retransmit.js';
@@ -42,17 +43,12 @@ export function processEgress(batch: PacketBatch, table: FastPathTable, demux: D
   let out = 0;
   for (let i = 0; i < batch.count; i++) {
     let start = batch.offsets[i]!;
-    let len = batch.lengths[i]!;
-    if (len < 40 || (b[start]! >>> 4) !== 6) {
+    // Anything past Payload Length is not part of the packet.
+    let len = ipv6PacketLength(b, start, batch.lengths[i]!);
+    if (len < 0) {
       g[C.dropMalformed]!++;
       continue;
     }
-    const payloadLength = (b[start + 4]! << 8) | b[start + 5]!;
-    if (40 + payloadLength > len) {
-      g[C.dropMalformed]!++;
-      continue;
-    }
-    len = 40 + payloadLength; // anything past Payload Length is not part of the packet
     const index = table.findUlidPair(b, start + 8, b, start + 24);
     if (index < 0) {
       g[C.egressPassthrough]!++;

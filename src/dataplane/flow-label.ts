@@ -30,6 +30,7 @@
  * In place, no allocation; the batch is compacted to the packets to deliver.
  */
 import type { PacketBatch } from '../io/batch.js';
+import { ipv6PacketLength } from '../wire/ipv6.js';
 import { C, equal16, inLocatorSet, type FastPathTable } from './fastpath.js';
 
 /** Restores the ULIDs of `batch`'s intercepted packets in place; returns the number left to deliver. */
@@ -38,17 +39,12 @@ export function processFlowLabelIngress(batch: PacketBatch, table: FastPathTable
   let out = 0;
   for (let i = 0; i < batch.count; i++) {
     const start = batch.offsets[i]!;
-    let len = batch.lengths[i]!;
-    if (len < 40 || (b[start]! >>> 4) !== 6) {
-      g[C.dropMalformed]!++; // also -1: larger than a slot
-      continue;
-    }
-    const payloadLength = (b[start + 4]! << 8) | b[start + 5]!;
-    if (40 + payloadLength > len) {
+    // Anything past Payload Length is not part of the packet; a length of -1 (larger than a slot) is malformed too.
+    const len = ipv6PacketLength(b, start, batch.lengths[i]!);
+    if (len < 0) {
       g[C.dropMalformed]!++;
       continue;
     }
-    len = 40 + payloadLength; // anything past Payload Length is not part of the packet
     const label = ((b[start + 1]! & 0x0f) << 16) | (b[start + 2]! << 8) | b[start + 3]!;
     const index = label === 0 ? -1 : table.findLabel(b, start + 24, label);
     const e = index < 0 ? undefined : table.entry(index);

@@ -33,9 +33,10 @@
  *
  * `observeEgress` reads bytes and writes typed arrays only: no allocation, never throws.
  */
-import { readU16, readU32 } from '../wire/bytes.js';
+import { readU32 } from '../wire/bytes.js';
 import { IPPROTO_SHIM6, IPV6_HEADER_LEN, PAYLOAD_HEADER_LEN } from '../wire/constants.js';
 import { IPPROTO_DSTOPTS, IPPROTO_HOPOPTS, IPPROTO_ROUTING } from '../wire/exthdr.js';
+import { ipv6PacketLength } from '../wire/ipv6.js';
 import { hashUlidPair } from './fastpath.js';
 
 /** IP protocol number of TCP (RFC 9293 §3.1). */
@@ -125,10 +126,9 @@ export class RetransmitDetector {
    */
   observeEgress(b: Uint8Array, off: number, len: number): RetransmitVerdict {
     if ((off >>> 0) !== off || (len >>> 0) !== len || off + len > b.length) return RetransmitVerdict.NotTcp;
-    if (len < IPV6_HEADER_LEN || (b[off]! >>> 4) !== 6) return RetransmitVerdict.NotTcp;
-    const payloadLength = readU16(b, off + 4);
-    if (IPV6_HEADER_LEN + payloadLength > len) return RetransmitVerdict.NotTcp;
-    const end = off + IPV6_HEADER_LEN + payloadLength; // octets past Payload Length are not the packet's
+    const total = ipv6PacketLength(b, off, len);
+    if (total < 0) return RetransmitVerdict.NotTcp;
+    const end = off + total; // octets past Payload Length are not the packet's
 
     // RFC 8200 §4: step over the extension headers that may precede TCP.
     let nh = b[off + 6]!;

@@ -19,6 +19,18 @@ export interface Ipv6Header {
   readonly destination: Uint8Array;
 }
 
+/**
+ * The length of the IPv6 packet at `off` (40 + Payload Length), or -1 when the `len`
+ * octets there are not a whole one: shorter than the fixed header, not version 6, or
+ * shorter than Payload Length says. Octets past that length are not the packet's. For
+ * the packet path: no allocation (parseIpv6Header is the checked, allocating form).
+ */
+export function ipv6PacketLength(b: Uint8Array, off: number, len: number): number {
+  if (len < IPV6_HEADER_LEN || (b[off]! >>> 4) !== 6) return -1;
+  const total = IPV6_HEADER_LEN + ((b[off + 4]! << 8) | b[off + 5]!);
+  return total > len ? -1 : total;
+}
+
 /** Parses the fixed header at `off`; checks version 6 and that Payload Length fits in `len`. */
 export function parseIpv6Header(b: Uint8Array, off = 0, len = b.length - off): Parsed<Ipv6Header> {
   if (off < 0 || len < IPV6_HEADER_LEN || off + len > b.length) return fail('truncated', off, `an IPv6 header needs 40 octets, ${Math.max(0, len)} available`);

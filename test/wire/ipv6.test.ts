@@ -1,6 +1,6 @@
 /** The IPv6 fixed header (RFC 8200 §3), written by hand field by field. */
 import { describe, expect, it } from 'vitest';
-import { emitIpv6Header, parseIpv6Header, type Ipv6Header } from '../../src/wire/index.js';
+import { emitIpv6Header, ipv6PacketLength, parseIpv6Header, type Ipv6Header } from '../../src/wire/index.js';
 import { a5, ADDR_A1, ADDR_B1, concat, expectErr, expectOk, hex, prefixFailures, zeros } from './vectors.js';
 
 const HEADER = concat(
@@ -65,5 +65,17 @@ describe('IPv6 header (RFC 8200 §3)', () => {
     ];
     for (const b of bad) expect(() => emitIpv6Header({ ...FIELDS, ...b }, a5(40))).toThrow(expect.objectContaining({ code: 'field-range' }));
     expect(() => emitIpv6Header(FIELDS, a5(39))).toThrow(expect.objectContaining({ code: 'buffer-too-small' }));
+  });
+
+  it('ipv6PacketLength (the packet path\'s check) agrees with parseIpv6Header for every len, and wants version 6', () => {
+    const b = concat(zeros(3), HEADER, zeros(8));
+    for (let len = -1; len <= 48; len++) {
+      const r = parseIpv6Header(b, 3, len < 0 ? 0 : len);
+      expect(ipv6PacketLength(b, 3, len), `len ${len}`).toBe(len >= 0 && r.ok ? 40 + r.value.payloadLength : -1);
+    }
+    expect(ipv6PacketLength(b, 3, 48)).toBe(48); // 8 octets of payload; what follows is not the packet's
+    const v4 = b.slice();
+    v4[3] = (4 << 4) | (v4[3]! & 0x0f);
+    expect(ipv6PacketLength(v4, 3, 48)).toBe(-1);
   });
 });
